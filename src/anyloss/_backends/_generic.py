@@ -1,0 +1,45 @@
+"""The default backend: pure array-API, no autodiff, eager Python loops."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ContextManager, TypeVar
+
+import array_api_compat as aac
+import numpy as np
+
+T = TypeVar("T")
+
+
+class Backend:
+    """Capabilities a loss body may ask for.  Subclasses override what their framework does differently."""
+
+    #: True when the framework tracks gradients through array operations.
+    differentiable = False
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+
+    def native(self, name: str) -> Callable[..., Any] | None:
+        """A native kernel with the reference semantics, or None."""
+        return None
+
+    def stop_gradient(self, x: Any) -> Any:
+        return x
+
+    def is_concrete(self, x: Any) -> bool:
+        """True when the values of ``x`` can be read now (not traced, not a lazy graph)."""
+        return not aac.is_lazy_array(x)
+
+    def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
+        value = init
+        for i in range(lower, upper):
+            value = body(i, value)
+        return value
+
+    def quiet_floating_point(self) -> ContextManager[Any]:
+        """Silence floating-point warnings (overflow to inf, log of 0) the way torch is silent.
+
+        Array libraries built on NumPy (array-api-strict, Dask's chunks) warn through NumPy.
+        """
+        return np.errstate(all="ignore")

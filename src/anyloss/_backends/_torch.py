@@ -1,0 +1,31 @@
+"""torch: the reference itself.  torch tensors take ``torch.nn.functional``'s kernels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ._generic import Backend
+
+
+class TorchBackend(Backend):
+    differentiable = True
+
+    def native(self, name: str) -> Callable[..., Any] | None:
+        return getattr(F, name, None)
+
+    def stop_gradient(self, x: Any) -> Any:
+        return x.detach()
+
+    def is_concrete(self, x: Any) -> bool:
+        # Fake and functional tensors (torch.compile tracing) have no readable values.
+        return not torch._C._is_functional_tensor(x) and not _is_fake(x)
+
+
+def _is_fake(x: Any) -> bool:
+    from torch._subclasses.fake_tensor import is_fake
+
+    return bool(is_fake(x))

@@ -1,0 +1,146 @@
+"""Shape and dtype rules with torch's exception types and wording.
+
+Messages are torch 2.13's, word for word (shapes printed the way torch prints them),
+so that code and tests written against torch read the same errors here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from . import _xp
+
+_TORCH_DTYPE_NAMES = {
+    "float64": "Double",
+    "float32": "Float",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "uint16": "UInt16",
+    "uint32": "UInt32",
+    "uint64": "UInt64",
+    "bool": "Bool",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
+}
+
+
+def torch_dtype_name(dtype: Any) -> str:
+    """'Float', 'Long', ... : how torch's C++ messages name a dtype."""
+    name = _xp.dtype_name(dtype)
+    return _TORCH_DTYPE_NAMES.get(name, name)
+
+
+def size_str(shape: Sequence[int | None]) -> str:
+    """A shape as torch prints ``Tensor.size()``: ``torch.Size([2, 3])``."""
+    return f"torch.Size({list(shape)})"
+
+
+def list_str(shape: Sequence[int | None]) -> str:
+    """A shape as torch's C++ messages print it: ``[2, 3]``."""
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def broadcast_shapes(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+    """torch's ``infer_size``: the broadcast of two shapes, or torch's RuntimeError."""
+    ndim = max(len(a), len(b))
+    out = []
+    for i in range(ndim):
+        offset = ndim - 1 - i
+        size_a = a[len(a) - 1 - offset] if len(a) - 1 - offset >= 0 else 1
+        size_b = b[len(b) - 1 - offset] if len(b) - 1 - offset >= 0 else 1
+        if size_a != size_b and size_a != 1 and size_b != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({size_a}) must match the size of tensor b ({size_b}) "
+                f"at non-singleton dimension {i}"
+            )
+        out.append(size_a if size_a != 1 else size_b)
+    return tuple(out)
+
+
+def check_inplace_broadcast(output: Sequence[int], other: Sequence[int]) -> None:
+    """torch's rule for ``out op= other``: ``other`` may broadcast to ``output`` but not enlarge it."""
+    full = broadcast_shapes(output, other)
+    if full != tuple(output):
+        raise RuntimeError(
+            f"output with shape {list_str(output)} doesn't match the broadcast shape {list_str(full)}"
+        )
+
+
+def warn_if_target_size_differs(input: Any, target: Any) -> None:
+    """The broadcasting warning of torch's l1/mse/smooth_l1/huber."""
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(
+            f"Using a target size ({size_str(target.shape)}) that is different to the input size "
+            f"({size_str(input.shape)}). This will likely lead to incorrect results due to "
+            "broadcasting. Please ensure they have the same size.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+_CATEGORIES = ("bool", "integral", "real floating", "complex floating")
+
+
+def _category(xp: Any, dtype: Any) -> int:
+    for rank, kind in enumerate(_CATEGORIES):
+        if xp.isdtype(dtype, kind):
+            return rank
+    raise TypeError(f"unsupported dtype {dtype}")
+
+
+def _promote(xp: Any, dtypes: list[Any]) -> Any:
+    top = max(_category(xp, d) for d in dtypes)
+    dtypes = [d for d in dtypes if _category(xp, d) == top]
+    return dtypes[0] if len(dtypes) == 1 else xp.result_type(*dtypes)
+
+
+def promote(xp: Any, *dtypes: Any) -> Any:
+    """torch's promotion of same-rank operands: the highest category wins, then result_type."""
+    return _promote(xp, list(dtypes))
+
+
+def result_type_of(xp: Any, *operands: tuple[Any, int]) -> Any:
+    """torch's type promotion of ``(dtype, ndim)`` operands: the highest category wins
+    (an int64 never widens a float32), and 0-D operands count only when they are of a
+    higher category than the others."""
+    dimensioned = [dtype for dtype, ndim in operands if ndim > 0]
+    zero_dim = [dtype for dtype, ndim in operands if ndim == 0]
+    if not dimensioned:
+        return _promote(xp, zero_dim)
+    result = _promote(xp, dimensioned)
+    if zero_dim:
+        other = _promote(xp, zero_dim)
+        if _category(xp, other) > _category(xp, result):
+            return other
+    return result
+
+
+def result_type(xp: Any, *arrays: Any) -> Any:
+    """torch's type promotion of arrays (None entries ignored); see :func:`result_type_of`."""
+    return result_type_of(xp, *[(a.dtype, a.ndim) for a in arrays if a is not None])
+
+
+def float_result_type(xp: Any, *arrays: Any) -> Any:
+    """result_type for losses that compute integers as float32 (torch's default dtype)."""
+    dtype = result_type(xp, *arrays)
+    return dtype if _xp.is_floating(xp, dtype) else xp.float32
+
+
+def require_floating(xp: Any, dtype: Any, kernel: str) -> None:
+    """torch's dispatch error for a float-only kernel given integers."""
+    if not _xp.is_floating(xp, dtype):
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_dtype_name(dtype)}\'')
+
+
+def mean_dtype_error(dtype: Any) -> RuntimeError:
+    return RuntimeError(
+        "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+        f"complex dtype. Got: {torch_dtype_name(dtype)}"
+    )

@@ -1,0 +1,214 @@
+"""Array-API helpers shared by every loss body.
+
+Everything here takes the namespace ``xp`` (from array-api-compat) as its first
+argument.  Where a helper needs a capability that the standard lacks (stop a
+gradient, loop in a compiled graph) it asks the backend object; loss bodies never
+branch on the backend themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import array_api_compat as aac
+import numpy as np
+
+from ._backends import backend_for
+
+T = TypeVar("T")
+
+_SCALAR_TYPES = (bool, int, float, complex)
+
+
+def array_namespace(*arrays: Any, xp: Any = None) -> Any:
+    """The array-API namespace of ``arrays`` (None and Python scalars are ignored).
+
+    ``xp`` (any namespace: ``numpy``, ``jax.numpy``, ``torch``, a compat namespace)
+    overrides the lookup.
+    """
+    if xp is not None:
+        return _wrapped_namespace(xp)
+    return aac.array_namespace(
+        *[a for a in arrays if a is not None and not isinstance(a, _SCALAR_TYPES)]
+    )
+
+
+_wrapped: dict[int, Any] = {}
+
+
+def _wrapped_namespace(xp: Any) -> Any:
+    ns = _wrapped.get(id(xp))
+    if ns is None:
+        ns = aac.array_namespace(xp.asarray(0.0))
+        _wrapped[id(xp)] = ns
+    return ns
+
+
+def device(x: Any) -> Any:
+    return aac.device(x)
+
+
+def is_array(x: Any) -> bool:
+    return aac.is_array_api_obj(x) and not isinstance(x, _SCALAR_TYPES)
+
+
+def is_floating(xp: Any, dtype: Any) -> bool:
+    return bool(xp.isdtype(dtype, "real floating"))
+
+
+def is_integral(xp: Any, dtype: Any) -> bool:
+    return bool(xp.isdtype(dtype, ("integral", "bool")))
+
+
+def dtype_name(dtype: Any) -> str:
+    """'float32', 'int64', ... for any library's dtype object."""
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def is_half(dtype: Any) -> bool:
+    return dtype_name(dtype) in ("float16", "bfloat16")
+
+
+def default_float(xp: Any) -> Any:
+    """float32: torch's default dtype, which torch uses for integer inputs to float losses."""
+    return xp.float32
+
+
+def float_result_dtype(xp: Any, *arrays: Any) -> Any:
+    """torch's result dtype for a float loss of ``arrays``: floats promote, integers alone give float32.
+
+    Integers never promote a float (NumPy would turn float32 + int64 into float64).
+    """
+    floats = [a.dtype for a in arrays if a is not None and is_floating(xp, a.dtype)]
+    if not floats:
+        return default_float(xp)
+    return xp.result_type(*floats) if len(floats) > 1 else floats[0]
+
+
+def compute_dtype(xp: Any, dtype: Any) -> Any:
+    """The dtype to compute in: float16 and bfloat16 go through float32, as torch's opmath does."""
+    return xp.float32 if is_half(dtype) else dtype
+
+
+def astype(xp: Any, x: Any, dtype: Any) -> Any:
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
+def finish(xp: Any, loss: Any, dtype: Any) -> Any:
+    """The result as an array of ``dtype`` (NumPy reductions return scalars; wrap them)."""
+    if isinstance(loss, np.generic):
+        loss = xp.asarray(loss)
+    return astype(xp, loss, dtype)
+
+
+def abs_(xp: Any, d: Any) -> Any:
+    """|d| whose derivative at 0 is 0, torch's convention (jax.grad of abs gives 1 there)."""
+    return d * xp.sign(d)
+
+
+def const(xp: Any, value: float, like: Any) -> Any:
+    """A 0-D array holding ``value`` with the dtype and device of ``like``."""
+    return xp.asarray(value, dtype=like.dtype, device=aac.device(like))
+
+
+def full_like(xp: Any, like: Any, value: float) -> Any:
+    return xp.full(like.shape, value, dtype=like.dtype, device=aac.device(like))
+
+
+def numel(shape: tuple[int | None, ...]) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)  # type: ignore[arg-type]
+    return n
+
+
+# --- gradients ---------------------------------------------------------------------
+
+
+def stop_gradient(xp: Any, x: Any) -> Any:
+    return backend_for(xp).stop_gradient(x)
+
+
+def with_gradient(xp: Any, value: Any, x: Any, grad: Any) -> Any:
+    """``value`` whose derivative with respect to ``x`` is ``grad`` (first order).
+
+    ``value`` must already be detached from ``x`` (computed from ``stop_gradient(x)``);
+    its dependence on other arrays keeps its own derivative.  This is how torch's
+    hand-written backward formulas (BCE's clamp, for instance) are reproduced.
+    """
+    backend = backend_for(xp)
+    if not backend.differentiable:
+        return value
+    sg = backend.stop_gradient
+    # x*g and sg(x*g) are the same floats, so the forward value is untouched.
+    return value + (x * sg(grad) - sg(x * grad))
+
+
+def straight_through(xp: Any, x: Any, replacement: Any) -> Any:
+    """``replacement``'s value with the gradient flowing to ``x`` as if unchanged."""
+    return x + stop_gradient(xp, replacement - x)
+
+
+# --- numerics ------------------------------------------------------------------------
+
+
+def softplus(xp: Any, x: Any) -> Any:
+    """log(1 + exp(x)) without overflow, with derivative sigmoid(x) everywhere (½ at 0)."""
+    positive = x > 0
+    # exp of -|x| written without abs: both branches stay finite, so do their gradients.
+    e = xp.exp(xp.where(positive, -x, x))
+    return xp.where(positive, x + xp.log1p(e), xp.log1p(e))
+
+
+def log_sigmoid(xp: Any, x: Any) -> Any:
+    return -softplus(xp, -x)
+
+
+def logsumexp(xp: Any, x: Any, axis: int, keepdims: bool = False) -> Any:
+    """log(sum(exp(x))) along ``axis``, shifted by the maximum (exact for logits 1e4 apart)."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = stop_gradient(xp, xp.where(xp.isfinite(m), m, xp.zeros_like(m)))
+    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else xp.squeeze(out, axis=axis)
+
+
+def log_softmax(xp: Any, x: Any, axis: int) -> Any:
+    return x - logsumexp(xp, x, axis=axis, keepdims=True)
+
+
+def xlogy(xp: Any, x: Any, y: Any) -> Any:
+    """x·log(y) with 0·log(anything) = 0, and NaN-free gradients at x = 0."""
+    zero = x == 0
+    safe_y = xp.where(zero, xp.ones_like(y), y)
+    return xp.where(zero, xp.zeros_like(x), x * xp.log(safe_y))
+
+
+# --- indexing ------------------------------------------------------------------------
+
+
+def index_dtype(xp: Any, like: Any) -> Any:
+    return xp.__array_namespace_info__().default_dtypes(device=aac.device(like))["indexing"]
+
+
+def gather_class(xp: Any, x: Any, index: Any, axis: int) -> Any:
+    """``x`` at class ``index`` along ``axis`` (``index`` has ``x``'s shape without ``axis``)."""
+    axis = axis % x.ndim
+    index = xp.expand_dims(index, axis=axis)
+    if hasattr(xp, "take_along_axis"):
+        return xp.squeeze(xp.take_along_axis(x, index, axis=axis), axis=axis)
+    classes = xp.arange(x.shape[axis], dtype=index.dtype, device=aac.device(x))
+    classes = xp.reshape(classes, (-1,) + (1,) * (x.ndim - axis - 1))
+    return xp.sum(xp.where(classes == index, x, xp.zeros_like(x)), axis=axis)
+
+
+# --- control flow --------------------------------------------------------------------
+
+
+def fori_loop(xp: Any, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
+    return backend_for(xp).fori_loop(lower, upper, body, init)
+
+
+def is_concrete(xp: Any, x: Any) -> bool:
+    """True when ``x``'s values can be inspected now: value checks run only then."""
+    return backend_for(xp).is_concrete(x)

@@ -1,0 +1,333 @@
+"""Regression losses: l1_loss, mse_loss, smooth_l1_loss, huber_loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _checks, _reduction, _xp
+from .._backends import backend_for, native_function
+from .._docs import fill
+
+__all__ = ["huber_loss", "l1_loss", "mse_loss", "smooth_l1_loss"]
+
+
+def _difference(xp: Any, input: Any, target: Any) -> tuple[Any, Any]:
+    """Broadcast as torch.broadcast_tensors and subtract in the compute dtype.
+
+    Returns ``input − target`` (float32 for half precision, as torch's opmath) and
+    the promoted dtype the result is returned in.
+    """
+    shape = _checks.broadcast_shapes(input.shape, target.shape)
+    dtype = _checks.promote(xp, input.dtype, target.dtype)
+    if xp.isdtype(dtype, "complex floating"):
+        raise TypeError("anyloss: complex inputs are not supported")
+    work = _xp.compute_dtype(xp, dtype)
+    d = _xp.astype(xp, input, work) - _xp.astype(xp, target, work)
+    if d.shape != shape:
+        d = xp.broadcast_to(d, shape)
+    return d, dtype
+
+
+def _check_integer_reduction(xp: Any, dtype: Any, reduction: str, kernel: str | None) -> None:
+    """torch's errors for integer inputs: float-only kernels raise, and so does 'mean'."""
+    if _xp.is_floating(xp, dtype):
+        return
+    if kernel is not None:
+        _checks.require_floating(xp, dtype, kernel)
+    if reduction == "mean":
+        raise _checks.mean_dtype_error(dtype)
+
+
+def _finish(
+    xp: Any,
+    loss: Any,
+    input: Any,
+    weight: Any,
+    reduction: str,
+    dtype: Any,
+    *,
+    normalise: bool,
+) -> Any:
+    """Weight (if given) and reduce an elementwise loss; return it in torch's output dtype.
+
+    The weighted path is torch 2.13's: ``weight`` has exactly ``input``'s shape, and 'mean'
+    is Σw·ℓ / Σw for l1 and mse (``normalise``) but plain mean(w·ℓ) for huber.
+    """
+    if weight is None:
+        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
+    dtype = _checks.result_type_of(xp, (dtype, loss.ndim), (weight.dtype, weight.ndim))
+    work = _xp.compute_dtype(xp, dtype)
+    w = _xp.astype(xp, weight, work)
+    loss = _xp.astype(xp, loss, work) * w
+    if reduction == "none":
+        pass
+    elif reduction == "sum":
+        loss = xp.sum(loss)
+    elif reduction == "mean":
+        loss = xp.sum(loss) / xp.sum(w) if normalise else _reduction.mean(xp, loss)
+    else:
+        raise ValueError(
+            f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'."
+        )
+    return _xp.finish(xp, loss, dtype)
+
+
+@fill
+def l1_loss(
+    input: Any,
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    weight: Any = None,
+    *,
+    xp: Any = None,
+) -> Any:
+    r"""Mean absolute error: the elementwise ``|input − target|``, reduced.
+
+    .. math:: \ell_i = w_i \, |x_i - t_i|
+
+    Parameters
+    ----------
+    input : array
+        Predictions, any shape.
+    target : array
+        Targets, broadcastable with ``input`` (a ``UserWarning`` is emitted when the
+        shapes differ, as in torch).
+    {legacy}
+    {reduction}
+        With ``weight``, 'mean' is ``sum(w·|x − t|) / sum(w)``.
+    weight : array, optional
+        Elementwise weights of exactly ``input``'s shape (new in torch 2.13).
+    {xp}
+
+    {returns}
+
+    Notes
+    -----
+    Shape: input ``(*)``, target ``(*)``; output ``()``, or the broadcast shape for 'none'.
+
+    The gradient at ``input == target`` is 0, as torch's.  Integer inputs work with
+    'sum' and 'none' (the result stays integer) and raise for 'mean', as in torch.
+    Complex inputs, which torch accepts, raise ``TypeError`` (parity notes).
+
+    Examples
+    --------
+    >>> import numpy as np, anyloss as al
+    >>> al.l1_loss(np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0]))
+    array(0.5)
+    """
+    xp = _xp.array_namespace(input, target, weight, xp=xp)
+    native = native_function(xp, "l1_loss")
+    if native is not None:
+        return native(input, target, size_average, reduce, reduction, weight)
+    _checks.warn_if_target_size_differs(input, target)
+    reduction = _reduction.resolve(size_average, reduce, reduction)
+    with backend_for(xp).quiet_floating_point():
+        d, dtype = _difference(xp, input, target)
+        if weight is None:
+            reduction = _reduction.check(reduction)
+            _check_integer_reduction(xp, dtype, reduction, None)
+        loss = _xp.abs_(xp, d)
+        return _finish(xp, loss, input, weight, reduction, dtype, normalise=True)
+
+
+@fill
+def mse_loss(
+    input: Any,
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    weight: Any = None,
+    *,
+    xp: Any = None,
+) -> Any:
+    r"""Mean squared error: the elementwise ``(input − target)²``, reduced.
+
+    .. math:: \ell_i = w_i \, (x_i - t_i)^2
+
+    Parameters
+    ----------
+    input : array
+        Predictions, any floating shape.
+    target : array
+        Targets, broadcastable with ``input`` (a ``UserWarning`` when the shapes differ).
+    {legacy}
+    {reduction}
+        With ``weight``, 'mean' is ``sum(w·(x − t)²) / sum(w)``.
+    weight : array, optional
+        Elementwise weights of exactly ``input``'s shape (new in torch 2.13).
+    {xp}
+
+    {returns}
+
+    Notes
+    -----
+    Shape: input ``(*)``, target ``(*)``; output ``()``, or the broadcast shape for 'none'.
+    Integer inputs raise ``NotImplementedError`` as in torch.
+
+    Examples
+    --------
+    >>> import numpy as np, anyloss as al
+    >>> al.mse_loss(np.array([2.0, 3.0, 4.0]), np.array([2.5, 3.5, 4.5]))
+    array(0.25)
+    """
+    xp = _xp.array_namespace(input, target, weight, xp=xp)
+    native = native_function(xp, "mse_loss")
+    if native is not None:
+        return native(input, target, size_average, reduce, reduction, weight)
+    _checks.warn_if_target_size_differs(input, target)
+    reduction = _reduction.resolve(size_average, reduce, reduction)
+    with backend_for(xp).quiet_floating_point():
+        d, dtype = _difference(xp, input, target)
+        if weight is None:
+            reduction = _reduction.check(reduction)
+        _check_integer_reduction(xp, dtype, reduction, "mse_cpu")
+        return _finish(xp, d * d, input, weight, reduction, dtype, normalise=True)
+
+
+def _smooth_l1(xp: Any, d: Any, beta: float) -> Any:
+    z = _xp.abs_(xp, d)
+    # z == beta takes the linear branch, whose gradient sign(d) is torch's there.
+    return xp.where(z < beta, (0.5 / beta) * (z * z), z - 0.5 * beta)
+
+
+@fill
+def smooth_l1_loss(
+    input: Any,
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+    *,
+    xp: Any = None,
+) -> Any:
+    r"""Smooth L1 loss: quadratic below ``beta``, linear above.
+
+    .. math::
+        \ell_i = \begin{cases} 0.5\,z_i^2/\beta & z_i < \beta \\ z_i - 0.5\,\beta & \text{otherwise}
+        \end{cases}, \qquad z_i = |x_i - t_i|
+
+    Parameters
+    ----------
+    input : array
+        Predictions, any floating shape.
+    target : array
+        Targets, broadcastable with ``input`` (a ``UserWarning`` when the shapes differ).
+    {legacy}
+    {reduction}
+    beta : float, default 1.0
+        The threshold between the two branches; ``beta = 0`` is exactly :func:`l1_loss`
+        (no 0/0), a negative ``beta`` raises ``RuntimeError``.
+    {xp}
+
+    {returns}
+
+    Notes
+    -----
+    Shape: input ``(*)``, target ``(*)``; output ``()``, or the broadcast shape for 'none'.
+
+    Examples
+    --------
+    >>> import numpy as np, anyloss as al
+    >>> al.smooth_l1_loss(np.array([2.0, 3.0, 4.0]), np.array([2.5, 3.5, 4.5]))
+    array(0.125)
+    """
+    xp = _xp.array_namespace(input, target, xp=xp)
+    native = native_function(xp, "smooth_l1_loss")
+    if native is not None:
+        return native(input, target, size_average, reduce, reduction, beta)
+    _checks.warn_if_target_size_differs(input, target)
+    reduction = _reduction.resolve(size_average, reduce, reduction)
+    with backend_for(xp).quiet_floating_point():
+        d, dtype = _difference(xp, input, target)
+        if beta == 0.0:
+            # torch dispatches beta == 0 to l1_loss.
+            reduction = _reduction.check(reduction)
+            _check_integer_reduction(xp, dtype, reduction, None)
+            return _finish(xp, _xp.abs_(xp, d), input, None, reduction, dtype, normalise=True)
+        reduction = _reduction.check(reduction)
+        if beta < 0:
+            raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+        _checks.require_floating(xp, dtype, "smooth_l1_cpu")
+        return _finish(xp, _smooth_l1(xp, d, beta), input, None, reduction, dtype, normalise=True)
+
+
+@fill
+def huber_loss(
+    input: Any,
+    target: Any,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Any = None,
+    *,
+    xp: Any = None,
+) -> Any:
+    r"""Huber loss: quadratic below ``delta``, ``delta``-scaled linear above.
+
+    .. math::
+        \ell_i = w_i \begin{cases} 0.5\,z_i^2 & z_i < \delta \\ \delta\,(z_i - 0.5\,\delta) &
+        \text{otherwise} \end{cases}, \qquad z_i = |x_i - t_i|
+
+    Parameters
+    ----------
+    input : array
+        Predictions, any floating shape.  The result has ``input``'s dtype (torch does
+        not promote here: float32 input with float64 target gives float32).
+    target : array
+        Targets, broadcastable with ``input`` (a ``UserWarning`` when the shapes differ).
+    {reduction}
+        With ``weight``, 'mean' is ``mean(w·ℓ)`` (not divided by ``sum(w)``: torch's rule).
+    delta : float, default 1.0
+        The threshold; must be positive (``RuntimeError`` otherwise).
+    weight : array, optional
+        Elementwise weights of exactly ``input``'s shape (new in torch 2.13).
+    {xp}
+
+    {returns}
+
+    Notes
+    -----
+    Shape: input ``(*)``, target ``(*)``; output ``()``, or the broadcast shape for 'none'.
+    Equal to ``delta * smooth_l1_loss(..., beta=delta)``.
+
+    Examples
+    --------
+    >>> import numpy as np, anyloss as al
+    >>> al.huber_loss(np.array([0.0, 3.0]), np.array([0.5, 0.0]), delta=2.0)
+    array(2.0625)
+    """
+    xp = _xp.array_namespace(input, target, weight, xp=xp)
+    native = native_function(xp, "huber_loss")
+    if native is not None:
+        return native(input, target, reduction, delta, weight)
+    _checks.warn_if_target_size_differs(input, target)
+    with backend_for(xp).quiet_floating_point():
+        d, _ = _difference(xp, input, target)
+        dtype = input.dtype
+        if weight is None:
+            reduction = _reduction.check(reduction)
+        elif tuple(weight.shape) != tuple(input.shape):
+            raise ValueError("Weights and input must have the same size.")
+        if delta <= 0:
+            raise RuntimeError("huber_loss does not support non-positive values for delta.")
+        _check_huber_dtype(xp, input, target)
+        z = _xp.abs_(xp, d)
+        loss = xp.where(z < delta, 0.5 * (z * z), delta * (z - 0.5 * delta))
+        return _finish(xp, loss, input, weight, reduction, dtype, normalise=False)
+
+
+def _check_huber_dtype(xp: Any, input: Any, target: Any) -> None:
+    """huber's output has the input's dtype; torch refuses to narrow a float result to integers."""
+    promoted = _checks.promote(xp, input.dtype, target.dtype)
+    if not _xp.is_floating(xp, input.dtype):
+        if _xp.is_floating(xp, promoted):
+            raise RuntimeError(
+                f"result type {_checks.torch_dtype_name(promoted)} can't be cast to the desired "
+                f"output type {_checks.torch_dtype_name(input.dtype)}"
+            )
+        _checks.require_floating(xp, promoted, "huber_cpu")

@@ -1,0 +1,51 @@
+"""torch ``nn.Module`` drop-ins for every anyloss class.
+
+``from anyloss.torch import CrossEntropyLoss`` gives a module with torch's constructor,
+attributes, ``weight``/``pos_weight`` buffers (moved by ``.to()``, saved in
+``state_dict``) and ``forward``; its forward calls the anyloss function.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+
+from . import losses as _losses
+
+_BUFFERS = ("weight", "pos_weight")
+
+
+class _Module(torch.nn.Module):
+    _settings: type[_losses.Loss]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        torch.nn.Module.__init__(self)
+        self._settings.__init__(self, *args, **kwargs)  # type: ignore[misc]
+        for name in _BUFFERS:
+            if name in self.__dict__:
+                self.register_buffer(name, self.__dict__.pop(name))
+
+
+def _module(settings: type[_losses.Loss]) -> type[torch.nn.Module]:
+    cls = type(
+        settings.__name__,
+        (_Module, settings),
+        {
+            "_settings": settings,
+            "forward": settings.forward,
+            "__module__": __name__,
+            "__doc__": f"torch ``nn.Module`` version of :class:`anyloss.{settings.__name__}`.",
+            "__signature__": inspect.signature(settings),
+        },
+    )
+    return cls
+
+
+L1Loss = _module(_losses.L1Loss)
+MSELoss = _module(_losses.MSELoss)
+SmoothL1Loss = _module(_losses.SmoothL1Loss)
+HuberLoss = _module(_losses.HuberLoss)
+
+__all__ = [name for name in dir(_losses) if name in globals() and name != "Loss"]

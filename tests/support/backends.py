@@ -1,0 +1,252 @@
+"""The backends every test runs on, behind one small interface.
+
+A test never loops over backends: it takes the ``backend`` fixture, converts its
+NumPy inputs with ``backend.asarray``, calls the loss with ``backend.call`` and reads
+the result back with ``backend.to_numpy``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import array_api_strict
+import dask
+import dask.array as da
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import torch
+
+import anyloss
+
+jax.config.update("jax_enable_x64", True)
+
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def is_array(x: Any) -> bool:
+    return isinstance(x, np.ndarray)
+
+
+def dtype_name(dtype: Any) -> str:
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+class EarlyCompute(AssertionError):
+    """A lazy backend computed something while the loss was being built."""
+
+
+def _forbid_compute(*args: Any, **kwargs: Any) -> Any:
+    raise EarlyCompute("dask computed while the loss graph was being built")
+
+
+class Backend:
+    name: str = ""
+    lazy = False
+    differentiable = False
+    #: dtypes this backend has; cases in other dtypes are not applicable to it
+    unsupported: frozenset[str] = frozenset()
+    array_type: Any = None
+
+    def __repr__(self) -> str:
+        return self.name
+
+    # -- conversion -------------------------------------------------------------------
+    def asarray(self, a: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def convert(self, value: Any) -> Any:
+        """NumPy arrays become this backend's arrays; everything else is passed as is."""
+        return self.asarray(value) if is_array(value) else value
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return np.asarray(x)
+
+    def supports(self, value: Any) -> bool:
+        return not (is_array(value) and dtype_name(value.dtype) in self.unsupported)
+
+    # -- calling ----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def context(self) -> Iterator[None]:
+        yield
+
+    def call(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        with self.context():
+            return fn(*args, **kwargs)
+
+    def grad(
+        self, fn: Callable[..., Any], args: tuple, kwargs: dict, wrt: tuple, cotangent: np.ndarray
+    ) -> list[np.ndarray]:
+        """Gradients of sum(fn(...) * cotangent) with respect to the arguments named in ``wrt``."""
+        raise NotImplementedError
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    unsupported = frozenset({"bfloat16"})
+    array_type = np.ndarray
+
+    def asarray(self, a: np.ndarray) -> Any:
+        return a.copy()
+
+
+class StrictBackend(Backend):
+    name = "array_api_strict"
+    unsupported = frozenset({"float16", "bfloat16"})
+    array_type = array_api_strict._array_object.Array
+
+    def __init__(self, data_dependent_shapes: bool = True) -> None:
+        self.data_dependent_shapes = data_dependent_shapes
+        if not data_dependent_shapes:
+            self.name = "array_api_strict_no_dds"
+
+    def asarray(self, a: np.ndarray) -> Any:
+        return array_api_strict.asarray(a)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return np.asarray(x)
+
+    @contextlib.contextmanager
+    def context(self) -> Iterator[None]:
+        if self.data_dependent_shapes:
+            yield
+            return
+        array_api_strict.set_array_api_strict_flags(
+            data_dependent_shapes=False, boolean_indexing=False
+        )
+        try:
+            yield
+        finally:
+            array_api_strict.reset_array_api_strict_flags()
+
+
+class DaskBackend(Backend):
+    name = "dask"
+    lazy = True
+    unsupported = frozenset({"bfloat16"})
+    array_type = da.Array
+
+    def asarray(self, a: np.ndarray) -> Any:
+        # Two chunks along the batch axis, so chunk boundaries are exercised.
+        chunks = tuple(max(1, (s + 1) // 2) if i == 0 else s for i, s in enumerate(a.shape))
+        return da.from_array(a, chunks=chunks or ())
+
+    def call(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        with dask.config.set(scheduler=_forbid_compute):
+            return fn(*args, **kwargs)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.asarray(x.compute(scheduler="sync"))
+
+
+class TorchBackend(Backend):
+    differentiable = True
+    array_type = torch.Tensor
+
+    def __init__(self, native: bool) -> None:
+        self.native = native
+        self.name = "torch" if native else "torch_generic"
+
+    def asarray(self, a: np.ndarray) -> Any:
+        if a.dtype == BFLOAT16:
+            return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
+        return torch.from_numpy(a.copy())
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        x = x.detach()
+        if x.dtype == torch.bfloat16:
+            x = x.float()
+        return x.numpy()
+
+    @contextlib.contextmanager
+    def context(self) -> Iterator[None]:
+        with anyloss.native_paths(self.native):
+            yield
+
+    def grad(self, fn, args, kwargs, wrt, cotangent):  # type: ignore[no-untyped-def]
+        args, kwargs = list(args), dict(kwargs)
+        leaves = []
+        for key in wrt:
+            holder = args if isinstance(key, int) else kwargs
+            leaf = holder[key].detach().clone().requires_grad_(True)
+            holder[key] = leaf
+            leaves.append(leaf)
+        with self.context():
+            out = fn(*args, **kwargs)
+        ct = torch.from_numpy(cotangent).to(out.dtype)
+        grads = torch.autograd.grad((out * ct).sum(), leaves, allow_unused=True)
+        return [
+            np.zeros(leaf.shape) if g is None else self.to_numpy(g)
+            for g, leaf in zip(grads, leaves, strict=True)
+        ]
+
+
+class JaxBackend(Backend):
+    differentiable = True
+    array_type = jax.Array
+
+    def __init__(self, jit: bool) -> None:
+        self.jit = jit
+        self.name = "jax_jit" if jit else "jax"
+        self.lazy = jit
+
+    def asarray(self, a: np.ndarray) -> Any:
+        return jnp.asarray(a)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        return x.astype(np.float32) if x.dtype == BFLOAT16 else x
+
+    def _split(self, args: tuple, kwargs: dict) -> tuple[list, Callable[[list], tuple]]:
+        """The array arguments (traced under jit) and a function rebuilding the full call."""
+        keys = [i for i, a in enumerate(args) if isinstance(a, jax.Array)]
+        keys += [k for k, v in kwargs.items() if isinstance(v, jax.Array)]
+
+        def rebuild(values: list) -> tuple:
+            a, kw = list(args), dict(kwargs)
+            for key, value in zip(keys, values, strict=True):
+                (a if isinstance(key, int) else kw)[key] = value
+            return tuple(a), kw
+
+        return [args[k] if isinstance(k, int) else kwargs[k] for k in keys], rebuild
+
+    def call(self, fn, args, kwargs):  # type: ignore[no-untyped-def]
+        if not self.jit:
+            return fn(*args, **kwargs)
+        values, rebuild = self._split(args, kwargs)
+
+        def run(values: list) -> Any:
+            a, kw = rebuild(values)
+            return fn(*a, **kw)
+
+        return jax.jit(run)(values)
+
+    def grad(self, fn, args, kwargs, wrt, cotangent):  # type: ignore[no-untyped-def]
+        def objective(leaves: list) -> Any:
+            a, kw = list(args), dict(kwargs)
+            for key, leaf in zip(wrt, leaves, strict=True):
+                (a if isinstance(key, int) else kw)[key] = leaf
+            out = fn(*a, **kw)
+            return jnp.sum(out * jnp.asarray(cotangent, dtype=out.dtype))
+
+        leaves = [args[k] if isinstance(k, int) else kwargs[k] for k in wrt]
+        g = jax.grad(objective)
+        if self.jit:
+            g = jax.jit(g)
+        return [self.to_numpy(x) for x in g(leaves)]
+
+
+ALL = [
+    NumpyBackend(),
+    TorchBackend(native=True),
+    TorchBackend(native=False),
+    JaxBackend(jit=False),
+    JaxBackend(jit=True),
+    DaskBackend(),
+    StrictBackend(),
+    StrictBackend(data_dependent_shapes=False),
+]

@@ -1,0 +1,97 @@
+"""Every case of every table, on every backend, against torch 2.13 on CPU.
+
+Values, output dtype and shape, warnings and errors (type and wording) must be
+torch's; gradients must be torch autograd's.  A case whose error depends on array
+values cannot raise on a lazy backend (traced JAX, Dask): there the loss must be
+built without raising and without computing, as the docstrings say.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+from cases import CASES, cases_with_gradients
+from support.oracle import (
+    Case,
+    Outcome,
+    assert_close,
+    cotangent,
+    record,
+    tolerance,
+    torch_gradients,
+    torch_outcome,
+)
+
+import anyloss
+
+
+@functools.cache
+def _reference(case_id: str) -> Outcome:
+    case = next(c for c in CASES if c.id == case_id)
+    return torch_outcome(case)
+
+
+def _prepare(case: Case, backend) -> tuple[tuple, dict]:
+    values = case.values()
+    unsupported = [v for v in values if not backend.supports(v)]
+    if unsupported:
+        pytest.skip(f"{backend.name} has no {unsupported[0].dtype} arrays")
+    args = tuple(backend.convert(a) for a in case.args)
+    kwargs = {k: backend.convert(v) for k, v in case.kwargs.items()}
+    return args, kwargs
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_matches_torch(case: Case, backend) -> None:
+    expected = _reference(case.id)
+    assert (expected.error is not None) == case.raises, (
+        f"the table says raises={case.raises}, torch says {expected.error}"
+    )
+    args, kwargs = _prepare(case, backend)
+    fn = getattr(anyloss, case.fn)
+    result = {}
+
+    def call():
+        result["array"] = backend.call(fn, args, kwargs)
+        return result["array"]
+
+    if case.value_error and backend.lazy:
+        # Value checks cannot run on traced or lazy arrays: the call builds the result.
+        got = record(call, lambda x: x)
+        assert got.error is None, f"lazy backend raised {got.error}"
+        assert got.warnings == expected.warnings
+        return
+
+    got = record(call, backend.to_numpy)
+    assert got.warnings == expected.warnings
+    assert got.error == expected.error
+    if expected.error is not None:
+        return
+    assert isinstance(result["array"], backend.array_type)
+    assert got.dtype == expected.dtype
+    assert got.shape == expected.shape
+    rtol, atol = tolerance(case, expected.dtype)
+    assert_close(got.value, expected.value, rtol, atol, "value")
+
+
+GRADIENT_CASES = cases_with_gradients()
+
+
+@pytest.mark.parametrize("case", GRADIENT_CASES, ids=[c.id for c in GRADIENT_CASES])
+def test_gradients_match_torch(case: Case, backend) -> None:
+    if not backend.differentiable:
+        pytest.skip(f"{backend.name} does not differentiate")
+    expected = _reference(case.id)
+    args, kwargs = _prepare(case, backend)
+    fn = getattr(anyloss, case.fn)
+    want = torch_gradients(case, expected.shape)
+    # Warnings are compared by test_matches_torch; here only the gradients are.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = backend.grad(fn, args, kwargs, case.grad, cotangent(expected.shape))
+    rtol, atol = tolerance(case, expected.dtype)
+    for key, g, w in zip(case.grad, got, want, strict=True):
+        assert_close(g, w, rtol, atol, f"gradient w.r.t. {key!r}")
