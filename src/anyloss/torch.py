@@ -48,4 +48,4 @@ MSELoss = _module(_losses.MSELoss)
 SmoothL1Loss = _module(_losses.SmoothL1Loss)
 HuberLoss = _module(_losses.HuberLoss)
 
-__all__ = [name for name in dir(_losses) if name in globals() and name != "Loss"]
+__all__ = [name for name in _losses.__all__ if name in globals() and name != "Loss"]
