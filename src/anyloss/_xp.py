@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import array_api_compat as aac
 import numpy as np
 
-from ._backends import backend_for
+from ._backends import backend_for, namespace_for_type
 
 T = TypeVar("T")
 
@@ -25,15 +25,26 @@ def array_namespace(*arrays: Any, xp: Any = None) -> Any:
     """The array-API namespace of ``arrays`` (None and Python scalars are ignored).
 
     ``xp`` (any namespace: ``numpy``, ``jax.numpy``, ``torch``, a compat namespace)
-    overrides the lookup.
+    overrides the lookup.  The namespace of a single array type is cached: the lookup
+    runs once per call of every loss, and must cost next to nothing.
     """
     if xp is not None:
         return _wrapped_namespace(xp)
-    return aac.array_namespace(
-        *[a for a in arrays if a is not None and not isinstance(a, _SCALAR_TYPES)]
-    )
+    kind = type(arrays[0])
+    ns = _by_type.get(kind)
+    if ns is not None and all(
+        type(a) is kind or a is None or isinstance(a, _SCALAR_TYPES) for a in arrays
+    ):
+        return ns
+    present = [a for a in arrays if a is not None and not isinstance(a, _SCALAR_TYPES)]
+    same_type = all(type(a) is kind for a in present)
+    ns = (namespace_for_type(kind) if same_type else None) or aac.array_namespace(*present)
+    if same_type:
+        _by_type[kind] = ns
+    return ns
 
 
+_by_type: dict[type, Any] = {}
 _wrapped: dict[int, Any] = {}
 
 
@@ -103,8 +114,12 @@ def finish(xp: Any, loss: Any, dtype: Any) -> Any:
 
 
 def abs_(xp: Any, d: Any) -> Any:
-    """|d| whose derivative at 0 is 0, torch's convention (jax.grad of abs gives 1 there)."""
-    return d * xp.sign(d)
+    """|d| whose derivative at 0 is 0, torch's convention (jax.grad of abs gives 1 there).
+
+    ``d − d`` is 0 with derivative 0 at the tie (and NaN for NaN); not ``d * sign(d)``,
+    whose array-api-compat torch version assigns through a boolean mask.
+    """
+    return xp.where(d > 0, d, xp.where(d < 0, -d, d - d))
 
 
 def const(xp: Any, value: float, like: Any) -> Any:

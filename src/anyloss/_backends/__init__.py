@@ -11,19 +11,16 @@ capability ("stop this gradient", "loop over time", "the native kernel").
 from __future__ import annotations
 
 import contextlib
-import contextvars
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import array_api_compat as aac
-
 from ._generic import Backend
 
-__all__ = ["Backend", "backend_for", "native_paths", "native_function"]
+__all__ = ["Backend", "backend_for", "namespace_for_type", "native_function", "native_paths"]
 
-_native_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "anyloss_native_paths", default=True
-)
+# A plain module global, not a ContextVar: torch.compile cannot trace ContextVar.get,
+# and reading this flag must not break the graph.
+_native_enabled = True
 _cache: dict[int, Backend] = {}
 
 
@@ -37,15 +34,31 @@ def backend_for(xp: Any) -> Backend:
 
 
 def _make_backend(xp: Any) -> Backend:
-    if aac.is_torch_namespace(xp):
+    # Namespaces are told apart by module name, not by array-api-compat's is_*_namespace:
+    # those are lru_cache-wrapped, which torch.compile warns about when it traces them.
+    name = getattr(xp, "__name__", "")
+    if name in ("torch", "array_api_compat.torch"):
         from ._torch import TorchBackend
 
         return TorchBackend(xp)
-    if aac.is_jax_namespace(xp):
+    if name in ("jax.numpy", "array_api_compat.jax"):
         from ._jax import JaxBackend
 
         return JaxBackend(xp)
     return Backend(xp)
+
+
+def namespace_for_type(kind: type) -> Any:
+    """The namespace of an array type array-api-compat would pick, for types known here.
+
+    Saves the general lookup (and its lru_cache, which torch.compile warns about) for
+    torch tensors, whose namespace is the first thing every call under compile needs.
+    """
+    if kind.__module__ == "torch" and kind.__name__ in ("Tensor", "Parameter"):
+        import array_api_compat.torch
+
+        return array_api_compat.torch
+    return None
 
 
 @contextlib.contextmanager
@@ -55,15 +68,16 @@ def native_paths(enabled: bool) -> Iterator[None]:
     With ``enabled=False`` every call runs the generic array-API body, whatever the
     backend; the test suite uses this to prove that a fast path equals the body.
     """
-    token = _native_enabled.set(enabled)
+    global _native_enabled
+    previous, _native_enabled = _native_enabled, enabled
     try:
         yield
     finally:
-        _native_enabled.reset(token)
+        _native_enabled = previous
 
 
 def native_function(xp: Any, name: str) -> Callable[..., Any] | None:
     """The backend's native implementation of loss ``name``, or None to run the generic body."""
-    if not _native_enabled.get():
+    if not _native_enabled:
         return None
     return backend_for(xp).native(name)

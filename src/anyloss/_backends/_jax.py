@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +16,11 @@ T = TypeVar("T")
 
 class JaxBackend(Backend):
     differentiable = True
+
+    def quiet_floating_point(self) -> contextlib.nullcontext[None]:
+        # This framework never warns about floating point; a NumPy errstate here would
+        # only cost time (and break torch.compile's graph).
+        return contextlib.nullcontext()
 
     def stop_gradient(self, x: Any) -> Any:
         return jax.lax.stop_gradient(x)

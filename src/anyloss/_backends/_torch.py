@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +15,11 @@ from ._generic import Backend
 
 class TorchBackend(Backend):
     differentiable = True
+
+    def quiet_floating_point(self) -> contextlib.nullcontext[None]:
+        # This framework never warns about floating point; a NumPy errstate here would
+        # only cost time (and break torch.compile's graph).
+        return contextlib.nullcontext()
 
     def native(self, name: str) -> Callable[..., Any] | None:
         return getattr(F, name, None)
