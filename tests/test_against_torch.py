@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 import pytest
+
+import anyloss
 from cases import CASES, cases_with_gradients
 from support.oracle import (
     Case,
@@ -24,8 +26,6 @@ from support.oracle import (
     torch_gradients,
     torch_outcome,
 )
-
-import anyloss
 
 
 @functools.cache

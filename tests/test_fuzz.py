@@ -7,6 +7,7 @@ must be torch's.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import hypothesis.extra.numpy as hnp
@@ -14,10 +15,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.backends import JaxBackend, NumpyBackend, TorchBackend
-from support.oracle import Case, assert_close, record, tolerance, torch_outcome
 
 import anyloss
+from support.backends import JaxBackend, NumpyBackend, TorchBackend
+from support.oracle import Case, assert_close, record, tolerance, torch_outcome
 
 BACKENDS = [NumpyBackend(), TorchBackend(native=False), JaxBackend(jit=False)]
 FUZZ = settings(
@@ -65,8 +66,10 @@ def _check(case: Case) -> None:
     for backend in BACKENDS:
         args = tuple(backend.convert(a) for a in case.args)
         kwargs = {k: backend.convert(v) for k, v in case.kwargs.items()}
-        got = record(lambda: backend.call(getattr(anyloss, case.fn), args, kwargs),
-                     backend.to_numpy)
+        got = record(
+            functools.partial(backend.call, getattr(anyloss, case.fn), args, kwargs),
+            backend.to_numpy,
+        )
         assert got.error == expected.error, backend.name
         assert got.warnings == expected.warnings, backend.name
         if expected.error is None:

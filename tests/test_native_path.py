@@ -11,10 +11,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from cases import CASES
-from support.oracle import assert_close, cotangent, to_tensor, tolerance
 
 import anyloss
+from cases import CASES
+from support.oracle import assert_close, cotangent, to_tensor, tolerance
 
 RUNNABLE = [c for c in CASES if not c.raises]
 

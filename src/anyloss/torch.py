@@ -22,7 +22,7 @@ class _Module(torch.nn.Module):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         torch.nn.Module.__init__(self)
-        self._settings.__init__(self, *args, **kwargs)  # type: ignore[misc]
+        self._settings.__init__(self, *args, **kwargs)  # type: ignore[misc, arg-type]
         for name in _BUFFERS:
             if name in self.__dict__:
                 self.register_buffer(name, self.__dict__.pop(name))

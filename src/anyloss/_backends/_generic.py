@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ContextManager, TypeVar
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar
 
 import array_api_compat as aac
 import numpy as np
@@ -37,7 +38,7 @@ class Backend:
             value = body(i, value)
         return value
 
-    def quiet_floating_point(self) -> ContextManager[Any]:
+    def quiet_floating_point(self) -> AbstractContextManager[Any]:
         """Silence floating-point warnings (overflow to inf, log of 0) the way torch is silent.
 
         Array libraries built on NumPy (array-api-strict, Dask's chunks) warn through NumPy.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +27,11 @@ class TorchBackend(Backend):
         return x.detach()
 
     def is_concrete(self, x: Any) -> bool:
-        # Fake and functional tensors (torch.compile tracing) have no readable values.
-        return not torch._C._is_functional_tensor(x) and not _is_fake(x)
+        # Under torch.compile, and for torch.func's wrapped tensors (vmap, grad), values
+        # cannot be read without breaking the graph or the transform.
+        if torch.compiler.is_compiling() or _is_fake(x):
+            return False
+        return not torch._C._functorch.is_functorch_wrapped_tensor(x)
 
 
 def _is_fake(x: Any) -> bool:
