@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cases import CASES
-from support.oracle import assert_close, to_tensor, tolerance
 
 import anyloss
+from cases import CASES
+from support.oracle import assert_close, to_tensor, tolerance
 
 
 def _representative(cases, per_loss: int = 3):
