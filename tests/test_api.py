@@ -87,3 +87,21 @@ def test_weight_buffers_move_with_the_module() -> None:
         module = cls(weight=torch.ones(3, dtype=torch.float32))
         module.to(torch.float64)
         assert module.weight.dtype == torch.float64, cls.__name__
+
+
+def test_explicit_namespace_is_used_as_given() -> None:
+    import jax.numpy as jnp
+    import numpy as np
+
+    x, t = np.array([2.0, 3.0, 4.0]), np.array([2.5, 3.5, 4.5])
+    assert anyloss.mse_loss(x, t, xp=np) == 0.25
+    result = anyloss.mse_loss(jnp.asarray(x), jnp.asarray(t), xp=jnp)
+    assert type(result).__module__.startswith("jax")
+    assert float(result) == 0.25
+
+
+def test_numpy_results_are_zero_dimensional_arrays_not_scalars() -> None:
+    import numpy as np
+
+    result = anyloss.l1_loss(np.ones(3, dtype=np.float32), np.zeros(3, dtype=np.float32))
+    assert type(result) is np.ndarray and result.shape == () and result.dtype == np.float32

@@ -33,11 +33,24 @@ def _representative(cases, per_loss: int = 3):
     return [c for bucket in chosen.values() for c in bucket]
 
 
-COMPILED = _representative(CASES)
+COMPILED = [
+    pytest.param(
+        case,
+        id=case.id,
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="ctc_loss does not compile with fullgraph: torch's own kernel has "
+            "data-dependent output shapes, and the generic body reads the lengths",
+        )
+        if case.fn == "ctc_loss"
+        else (),
+    )
+    for case in _representative(CASES)
+]
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["native", "generic"])
-@pytest.mark.parametrize("case", COMPILED, ids=[c.id for c in COMPILED])
+@pytest.mark.parametrize("case", COMPILED)
 def test_compiles_with_fullgraph_and_gives_the_eager_value(case, native: bool) -> None:
     fn = getattr(anyloss, case.fn)
     args = tuple(to_tensor(a) for a in case.args)

@@ -144,3 +144,25 @@ def mean_dtype_error(dtype: Any) -> RuntimeError:
         "mean(): could not infer output dtype. Input dtype must be either a floating point or "
         f"complex dtype. Got: {torch_dtype_name(dtype)}"
     )
+
+
+def torch_broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
+    """``torch.broadcast_shapes`` (the Python function, whose message differs from ``infer_size``).
+
+    The message names the first mismatching dimension (negative index), the argument's
+    ``torch.Size`` and the common shape as built up to that point, as torch prints it.
+    """
+    common = [1] * max((len(s) for s in shapes), default=0)
+    for position, shape in enumerate(shapes):
+        for idx in range(-1, -1 - len(shape), -1):
+            if shape[idx] == common[idx]:
+                continue
+            if common[idx] == 1:
+                common[idx] = shape[idx]
+            if shape[idx] != 1 and common[idx] != shape[idx]:
+                raise RuntimeError(
+                    f"Attempting to broadcast a dimension of length {shape[idx]} at {idx}! "
+                    f"Mismatching argument at index {position} had {size_str(shape)}; but "
+                    f"expected shape should be broadcastable to {common}"
+                )
+    return tuple(common)

@@ -114,12 +114,8 @@ def finish(xp: Any, loss: Any, dtype: Any) -> Any:
 
 
 def abs_(xp: Any, d: Any) -> Any:
-    """|d| whose derivative at 0 is 0, torch's convention (jax.grad of abs gives 1 there).
-
-    ``d − d`` is 0 with derivative 0 at the tie (and NaN for NaN); not ``d * sign(d)``,
-    whose array-api-compat torch version assigns through a boolean mask.
-    """
-    return xp.where(d > 0, d, xp.where(d < 0, -d, d - d))
+    """|d| whose derivative at 0 is 0, torch's convention (jax.grad of abs gives 1 there)."""
+    return backend_for(xp).abs(d)
 
 
 def const(xp: Any, value: float, like: Any) -> Any:
@@ -158,6 +154,16 @@ def with_gradient(xp: Any, value: Any, x: Any, grad: Any) -> Any:
     sg = backend.stop_gradient
     # x*g and sg(x*g) are the same floats, so the forward value is untouched.
     return value + (x * sg(grad) - sg(x * grad))
+
+
+def zero_with_gradient(
+    xp: Any, x: Any, gradient: Callable[..., Any], aux: tuple[Any, ...], axes: tuple[int, ...]
+) -> Any:
+    """Zeros (``x``'s shape without ``axes``) whose derivative with respect to ``x`` is
+    ``gradient(x, *aux)``, summed over ``axes``; ``gradient`` runs only in the backward pass
+    on JAX and torch.  For gradient terms a framework's backward adds (CTC's exp(log_probs)).
+    """
+    return backend_for(xp).zero_with_gradient(x, gradient, aux, axes)
 
 
 def straight_through(xp: Any, x: Any, replacement: Any) -> Any:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from support.oracle import Case
 
-from . import regression
+from . import binary, classification, ctc, embedding, likelihood, regression
 
-_TABLES = [regression]
+_TABLES = [binary, classification, ctc, embedding, likelihood, regression]
 
 CASES: list[Case] = [case for table in _TABLES for case in table.CASES]
 

@@ -32,6 +32,30 @@ class Backend:
         """True when the values of ``x`` can be read now (not traced, not a lazy graph)."""
         return not aac.is_lazy_array(x)
 
+    def device(self, x: Any) -> Any:
+        """The device of ``x``, for creating arrays next to it."""
+        return aac.device(x)
+
+    def zero_with_gradient(
+        self, x: Any, gradient: Callable[..., Any], aux: tuple[Any, ...], axes: tuple[int, ...]
+    ) -> Any:
+        """Zeros of ``x``'s shape without ``axes``, whose derivative with respect to ``x`` is
+        ``gradient(x, *aux)`` (elementwise, summed over ``axes``; first order only).
+
+        Frameworks override this so that ``gradient`` is evaluated only by the backward pass.
+        """
+        xp = self.xp
+        shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
+        zeros = xp.zeros(shape, dtype=x.dtype, device=aac.device(x))
+        if not self.differentiable:
+            return zeros
+        g = self.stop_gradient(gradient(x, *aux))
+        return zeros + xp.sum(x * g - self.stop_gradient(x * g), axis=axes)
+
+    def abs(self, x: Any) -> Any:
+        """|x| with derivative 0 at 0 (torch's convention); no autodiff here, so plain abs."""
+        return self.xp.abs(x)
+
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         value = init
         for i in range(lower, upper):

@@ -26,6 +26,16 @@ class TorchBackend(Backend):
     def stop_gradient(self, x: Any) -> Any:
         return x.detach()
 
+    def device(self, x: Any) -> Any:
+        # The attribute itself: array-api-compat's lookup is lru_cache-wrapped, which
+        # torch.compile warns about when it traces it.
+        return x.device
+
+    def zero_with_gradient(
+        self, x: Any, gradient: Callable[..., Any], aux: tuple[Any, ...], axes: tuple[int, ...]
+    ) -> Any:
+        return _ZeroWithGradient.apply(x, gradient, axes, *aux)
+
     def is_concrete(self, x: Any) -> bool:
         # Under torch.compile, and for torch.func's wrapped tensors (vmap, grad), values
         # cannot be read without breaking the graph or the transform.
@@ -38,3 +48,21 @@ def _is_fake(x: Any) -> bool:
     from torch._subclasses.fake_tensor import is_fake
 
     return bool(is_fake(x))
+
+
+class _ZeroWithGradient(torch.autograd.Function):
+    """Zeros whose gradient is ``gradient(x, *aux)``, evaluated only by the backward pass."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, gradient: Callable[..., Any], axes: tuple[int, ...], *aux: Any):  # type: ignore[override]
+        ctx.save_for_backward(x, *aux)
+        ctx.gradient, ctx.axes = gradient, axes
+        shape = [s for i, s in enumerate(x.shape) if i not in axes]
+        return x.new_zeros(shape)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Any):  # type: ignore[override]
+        x, *aux = ctx.saved_tensors
+        for axis in sorted(ctx.axes):
+            grad_output = grad_output.unsqueeze(axis)
+        return (ctx.gradient(x, *aux) * grad_output, None, None, *([None] * len(aux)))

@@ -1,0 +1,370 @@
+"""Binary losses: binary_cross_entropy, binary_cross_entropy_with_logits, soft_margin_loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _checks, _reduction, _xp
+from .._backends import backend_for, native_function
+from .._docs import fill
+
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "soft_margin_loss"]
+
+# torch's clamp of each log term of binary_cross_entropy, and the floor of x(1 − x) in its
+# hand-written backward (aten/src/ATen/native/Loss.cpp): a float constant, 1e-12 rounded to
+# float32, which float64 gradients show.
+_LOG_FLOOR = -100.0
+_EPSILON = 9.999999960041972e-13
+
+
+def _rounded(xp: Any, a: Any, dtype: Any) -> Any:
+    """``a`` rounded to ``dtype`` and back: a half-precision intermediate that torch stores."""
+    if a.dtype == dtype:
+        return a
+    return xp.astype(xp.astype(a, dtype), a.dtype)
+
+
+def _with_exact_gradient(xp: Any, value: Any, x: Any, grad: Any) -> Any:
+    """``value`` whose derivative with respect to ``x`` is ``grad``, where torch's is ±inf or NaN.
+
+    :func:`anyloss._xp.with_gradient` adds ``x·g − x·g`` to the value, which is NaN once
+    ``g`` or ``x`` is infinite.  Here every added term is exactly 0 in value: the finite
+    part of ``grad`` multiplies ``x − x`` (taken as 0 where ``x`` itself is infinite); an
+    infinite entry gets the derivative ``±B·B`` (B the largest float, so the product
+    overflows for any cotangent that is not tiny); a NaN entry gets that of ``sqrt(u·u)``
+    at ``u = 0``, NaN.  Each kind sits in its own branch of a ``where``, so that the zero
+    cotangent of the branches not taken meets no infinity.
+    """
+    sg = _xp.stop_gradient
+    zero = xp.zeros_like(grad)
+    moving = xp.where(xp.isfinite(sg(xp, x)), x - sg(xp, x), xp.zeros_like(x))
+    finite, nan = xp.isfinite(grad), xp.isnan(grad)
+    big = float(xp.finfo(grad.dtype).max)
+    up = sg(xp, xp.where(grad == float("inf"), zero + big, zero))
+    down = sg(xp, xp.where(grad == -float("inf"), zero + big, zero))
+    at_nan = xp.where(nan, moving, xp.ones_like(moving))
+    delta = xp.where(
+        finite,
+        moving * sg(xp, xp.where(finite, grad, zero)),
+        xp.where(
+            nan,
+            xp.sqrt(at_nan * at_nan),
+            (moving * big) * up - (moving * big) * down,
+        ),
+    )
+    return value + delta
+
+
+def _clamped_log(xp: Any, v: Any) -> Any:
+    # std::max(log(v), -100): a NaN log stays NaN, as in torch's kernel.
+    return xp.where(v < _LOG_FLOOR, xp.full_like(v, _LOG_FLOOR), v)
+
+
+@fill
+def binary_cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    *,
+    xp: Any = None,
+) -> Any:
+    r"""Binary cross-entropy between probabilities and targets in [0, 1].
+
+    .. math::
+        \ell_i = -w_i \left[ t_i \max(\log x_i, -100) + (1 - t_i) \max(\log(1 - x_i), -100) \right]
+
+    Parameters
+    ----------
+    input : array
+        Probabilities in [0, 1], any floating shape.
+    target : array
+        Targets in [0, 1] of exactly ``input``'s shape and dtype.
+    weight : array, optional
+        Weights, broadcast to ``target``'s shape (they may not enlarge it).
+    {legacy}
+    {reduction}
+        'mean' is ``mean(w·ℓ)``, not divided by ``sum(w)``.
+    {xp}
+
+    {returns}
+
+    Notes
+    -----
+    Shape: input ``(*)``, target ``(*)`` (the same); output ``()``, or ``(*)`` for 'none'.
+
+    Each log is clamped at −100, so every element of the loss is at most ``100·w`` and an
+    input of exactly 0 or 1 is fine.  The gradient with respect to ``input`` is torch's
+    hand-written ``(x − t) / max(x(1 − x), 1e-12)`` (±1e12 at 0 and 1, not the derivative
+    of the clamp); with respect to ``target`` it is ``log(1 − x) − log(x)`` without the
+    clamps (±inf at 0 and 1).  torch does not differentiate with respect to ``weight``.
+
+    A different shape of ``input`` and ``target`` raises ``ValueError``, different dtypes
+    ``RuntimeError`` ('Found dtype Double but expected Float'), integer inputs
+    ``NotImplementedError``.  Values outside [0, 1] (NaN included) in ``input`` or
+    ``target`` raise ``RuntimeError``, as in torch.
+    {lazy}
+    There, out-of-range values are not reported: the loss is computed by the same formula
+    (an input outside [0, 1] gives NaN where its log is taken, a NaN input gives NaN, a
+    target outside [0, 1] is used as is), and the −100 clamp still bounds each log.
+
+    Examples
+    --------
+    >>> import numpy as np, anyloss as al
+    >>> p = np.array([0.9, 0.2, 0.6], dtype=np.float32)
+    >>> al.binary_cross_entropy(p, np.array([1.0, 0.0, 1.0], dtype=np.float32))
+    array(0.2797...
+    >>> al.binary_cross_entropy(np.array([0.0, 1.0]), np.array([1.0, 0.0]), reduction="none")
+    array([100., 100.])
+    """
+    xp = _xp.array_namespace(input, target, weight, xp=xp)
+    native = native_function(xp, "binary_cross_entropy")
+    if native is not None:
+        return native(input, target, weight, size_average, reduce, reduction)
+    reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"Using a target size ({_checks.size_str(target.shape)}) that is different to the "
+            f"input size ({_checks.size_str(input.shape)}) is deprecated. "
+            "Please ensure they have the same size."
+        )
+    if weight is not None:
+        weight_shape = _checks.torch_broadcast_shapes(target.shape, weight.shape)
+    dtype = input.dtype
+    if target.dtype != dtype:
+        raise RuntimeError(
+            f"Found dtype {_checks.torch_dtype_name(target.dtype)} but expected "
+            f"{_checks.torch_dtype_name(dtype)}"
+        )
+    _checks.require_floating(xp, dtype, "binary_cross_entropy")
+    if _xp.is_concrete(xp, input) and _xp.is_concrete(xp, target):
+        if not bool(xp.all((input >= 0) & (input <= 1))):
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        if not bool(xp.all((target >= 0) & (target <= 1))):
+            raise RuntimeError("all elements of target should be between 0 and 1")
+    if weight is not None:
+        _checks.check_inplace_broadcast(input.shape, weight_shape)
+    with backend_for(xp).quiet_floating_point():
+        work = _xp.compute_dtype(xp, dtype)
+        x, t = _xp.astype(xp, input, work), _xp.astype(xp, target, work)
+        xs, ts = _xp.stop_gradient(xp, x), _xp.stop_gradient(xp, t)
+        loss = (ts - 1.0) * _clamped_log(xp, xp.log1p(-xs)) - ts * _clamped_log(xp, xp.log(xs))
+        if backend_for(xp).differentiable:
+            # torch's backward is written by hand: neither gradient is the clamp's.
+            # The floor is taken in the input's dtype: 0 in float16, so 0/0 is NaN there.
+            p = (1.0 - xs) * xs
+            eps = _rounded(xp, xp.full_like(p, _EPSILON), dtype)
+            grad_input = (xs - ts) / xp.where(p < eps, eps, p)
+            loss = _with_exact_gradient(xp, loss, x, grad_input)
+            loss = _with_exact_gradient(xp, loss, t, -xp.log(xs / (1.0 - xs)))
+        if weight is not None:
+            loss = loss * _xp.astype(xp, weight, work)
+        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+
+
+@fill
+def binary_cross_entropy_with_logits(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
+    *,
+    xp: Any = None,
+) -> Any:
+    r"""Binary cross-entropy of logits: a sigmoid and :func:`binary_cross_entropy` in one, stably.
+
+    .. math::
+        \ell_i = w_i \left[ (1 - t_i)\, x_i + \bigl(1 + (p_i - 1)\, t_i\bigr)
+        \log\bigl(1 + e^{-x_i}\bigr) \right]
+
+    with ``p`` the ``pos_weight``; equal to
+    ``−w·[p·t·log σ(x) + (1 − t)·log(1 − σ(x))]``.
+
+    Parameters
+    ----------
+    input : array
+        Logits, any floating shape.
+    target : array
+        Targets of exactly ``input``'s shape, floating.  Values outside [0, 1] are used
+        as given (no check, as in torch).  The result has the target's dtype.
+    weight : array, optional
+        Weights, broadcast against the loss (they may not enlarge it).
+    {legacy}
+    {reduction}
+        'mean' is ``mean(w·ℓ)``, not divided by ``sum(w)``.
+    pos_weight : array, optional
+        Weights of the positive term, broadcast against ``target`` (typically one per class,
+        the last dimension); the result may not be larger than ``input``.
+    {xp}
+
+    {returns}
+
+    Notes
+    -----
+    Shape: input ``(*)``, target ``(*)`` (the same); output ``()``, or ``(*)`` for 'none'.
+
+    The softplus is computed without overflow: the loss at ``x = −100, t = 1`` is exactly
+    100 and at ``x = 1000, t = 1`` exactly 0, in float16 and bfloat16 too.  Its gradient
+    with respect to ``input`` is ``(1 − t) − (1 + (p − 1)t)·σ(−x)`` everywhere (``½ − t``
+    at ``x = 0``, as torch's).  torch does not differentiate with respect to ``weight`` or
+    ``pos_weight``.
+
+    The output dtype is the target's (float64 input with float32 target gives float32);
+    an integer target raises ``RuntimeError`` and an integer input ``NotImplementedError``,
+    as in torch.  There are no value checks.
+
+    Examples
+    --------
+    >>> import numpy as np, anyloss as al
+    >>> logits = np.array([0.5, -1.5, 2.0], dtype=np.float32)
+    >>> labels = np.array([1.0, 0.0, 1.0], dtype=np.float32)
+    >>> print(f"{al.binary_cross_entropy_with_logits(logits, labels):.4f}")
+    0.2675
+    >>> al.binary_cross_entropy_with_logits(
+    ...     np.array([-100.0, 1000.0]), np.array([1.0, 1.0]), reduction="none")
+    array([100.,   0.])
+    """
+    xp = _xp.array_namespace(input, target, weight, pos_weight, xp=xp)
+    native = native_function(xp, "binary_cross_entropy_with_logits")
+    if native is not None:
+        return native(input, target, weight, size_average, reduce, reduction, pos_weight)
+    reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"Target size ({_checks.size_str(target.shape)}) must be the same as input size "
+            f"({_checks.size_str(input.shape)})"
+        )
+    _checks.require_floating(xp, input.dtype, "log_sigmoid_cpu")
+    if pos_weight is not None:
+        if xp.isdtype(pos_weight.dtype, "bool"):
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with a bool tensor is not supported. If you "
+                "are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+            )
+        log_weight_shape = _checks.broadcast_shapes(pos_weight.shape, target.shape)
+        _checks.check_inplace_broadcast(input.shape, log_weight_shape)
+    if xp.isdtype(target.dtype, "bool"):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. "
+            "Use the `^` or `logical_xor()` operator instead."
+        )
+    dtype = target.dtype
+    if not _xp.is_floating(xp, dtype):
+        # torch computes (1 − target)·input into a tensor of the target's dtype.
+        raise RuntimeError(
+            f"result type {_checks.torch_dtype_name(input.dtype)} can't be cast to the "
+            f"desired output type {_checks.torch_dtype_name(dtype)}"
+        )
+    if weight is not None:
+        _checks.check_inplace_broadcast(target.shape, weight.shape)
+    with backend_for(xp).quiet_floating_point():
+        work = _xp.compute_dtype(xp, _checks.promote(xp, input.dtype, dtype))
+        x, t = _xp.astype(xp, input, work), _xp.astype(xp, target, work)
+        # (1 − t)·x + L·softplus(−x) with a smooth softplus: exact at ±1000 and with
+        # torch's gradient (1 − t) − L·σ(−x) at x = 0, where a max(−x, 0) form has a kink.
+        # torch stores softplus(−x) in the input's dtype and (1 − t)·x in the target's;
+        # for half precision those roundings decide the result where the terms cancel.
+        softplus = _rounded(xp, _xp.softplus(xp, -x), input.dtype)
+        if pos_weight is not None:
+            log_weight = 1.0 + (_xp.astype(xp, pos_weight, work) - 1.0) * t
+            softplus = _rounded(xp, log_weight * softplus, input.dtype)
+        linear = _rounded(xp, _rounded(xp, 1.0 - t, dtype) * x, dtype)
+        loss = linear + softplus
+        if weight is not None:
+            loss = _rounded(xp, loss, dtype) * _xp.astype(xp, weight, work)
+        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+
+
+@fill
+def soft_margin_loss(
+    input: Any,
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    *,
+    xp: Any = None,
+) -> Any:
+    r"""Two-class logistic loss of a score and a ±1 target.
+
+    .. math:: \ell_i = \log\bigl(1 + e^{-t_i x_i}\bigr)
+
+    Parameters
+    ----------
+    input : array
+        Scores, any floating shape; the result has ``input``'s dtype.
+    target : array
+        Targets, usually ±1 (any real value is used as is: ``t = 0`` gives ``log 2``),
+        broadcastable to ``input``'s shape (the result may not be larger than ``input``).
+    {legacy}
+    {reduction}
+    {xp}
+
+    {returns}
+
+    Notes
+    -----
+    Shape: input ``(*)``, target broadcastable to ``(*)``; output ``()``, or ``(*)`` for
+    'none'.
+
+    Computed as torch computes it, ``log1p(exp(−t·x))``, not as a stable softplus: the
+    exponential overflows to ``inf`` (and the loss with it) for ``−t·x`` above about 88.7
+    in float32, 709 in float64, and 11.1 in float16, where torch stores ``exp(−t·x)`` in
+    the input's dtype; the gradient there is NaN, as torch's
+    ``−t·e/(1 + e)``.  torch does not differentiate with respect to ``target``.
+    Integer and bool inputs raise ``RuntimeError`` as in torch; complex inputs, which
+    torch accepts, raise ``TypeError`` (parity notes).
+
+    Examples
+    --------
+    >>> import numpy as np, anyloss as al
+    >>> al.soft_margin_loss(np.array([2.0, -1.0, 0.0]), np.array([1.0, 1.0, -1.0]),
+    ...                     reduction="none")
+    array([0.12692801, 1.31326169, 0.69314718])
+    """
+    xp = _xp.array_namespace(input, target, xp=xp)
+    native = native_function(xp, "soft_margin_loss")
+    if native is not None:
+        return native(input, target, size_average, reduce, reduction)
+    reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
+    dtype = input.dtype
+    if xp.isdtype(dtype, "complex floating") or xp.isdtype(target.dtype, "complex floating"):
+        raise TypeError("anyloss: complex inputs are not supported")
+    if xp.isdtype(dtype, "bool"):
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+            "to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+    # torch writes −x·t into a tensor of the input's shape and dtype.
+    _checks.check_inplace_broadcast(input.shape, target.shape)
+    if not _xp.is_floating(xp, dtype):
+        # −x·t promotes; with an integer target it is exp that gives float32.
+        promoted = _checks.promote(xp, dtype, target.dtype)
+        result = _checks.torch_dtype_name(promoted) if _xp.is_floating(xp, promoted) else "Float"
+        raise RuntimeError(
+            f"result type {result} can't be cast to the desired output type {_checks.torch_dtype_name(dtype)}"
+        )
+    with backend_for(xp).quiet_floating_point():
+        work = _xp.compute_dtype(xp, dtype)
+        product = _checks.promote(xp, dtype, target.dtype)
+        product_work = _xp.compute_dtype(xp, product)
+        x = _xp.astype(xp, input, work)
+        t = _xp.astype(xp, target, product_work)
+        xs = _xp.astype(xp, _xp.stop_gradient(xp, x), product_work)
+        # torch stores −t·x and exp(−t·x) in the input's dtype: a float16 exp overflows
+        # to inf above 11.1, as torch's.
+        z = _xp.astype(xp, _xp.astype(xp, -(xs * t), dtype), work)
+        e = _rounded(xp, xp.exp(z), dtype)
+        loss = xp.log1p(e)
+        if backend_for(xp).differentiable:
+            # torch's backward, −t·e/(1 + e), takes exp(−t·x) in the promoted dtype and
+            # stores t·e in the input's: NaN or ±inf where the exponential overflows.
+            e_grad = _rounded(xp, xp.exp(_rounded(xp, -(xs * t), product)), product)
+            grad = -_rounded(xp, t * e_grad, dtype) / (1.0 + e_grad)
+            loss = _with_exact_gradient(xp, loss, x, _xp.astype(xp, grad, work))
+        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
