@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 
 import anyloss
 
+from . import _eval
 from ._examples import EXAMPLES, Example
 
 
@@ -67,8 +69,9 @@ def run_example(example: Example, convert: Callable[[np.ndarray], Any]) -> float
     return _to_float(loss(*(convert(a) for a in example.inputs)))
 
 
-def demo(out: Any = sys.stdout) -> int:
+def demo(out: Any = None) -> int:
     """Each worked example on every installed backend beside the number its source quotes."""
+    out = sys.stdout if out is None else out  # looked up now, so redirection is honoured
     converters = _converters()
     backends = list(converters)
     available = [e for e in EXAMPLES if hasattr(anyloss, e.loss)]
@@ -96,6 +99,94 @@ def demo(out: Any = sys.stdout) -> int:
     return 1 if failures else 0
 
 
+def _eval_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "eval",
+        help="a loss over arrays in files (.npy, .npz, .csv, Parquet), streamed in chunks",
+        description="Compute a loss over arrays stored in files, streamed in chunks of rows "
+        "with the reduction finished over the whole array: the same number as in memory. "
+        "FILE[:COLUMN] names an .npz member or a CSV/Parquet column.",
+    )
+    parser.add_argument("loss", help="the loss, e.g. cross_entropy (see `anyloss list`)")
+    parser.add_argument("--input", required=True, metavar="FILE[:COLUMN]",
+                        help="the predictions (the loss's first array)")
+    parser.add_argument("--target", metavar="FILE[:COLUMN]", help="the targets")
+    parser.add_argument("--weight", metavar="FILE[:COLUMN]", help="the weights")
+    parser.add_argument("--array", action="append", default=[], metavar="NAME=FILE[:COLUMN]",
+                        help="any other array of the loss by its parameter name, e.g. "
+                        "var=var.npy or input_lengths=lengths.npy (repeatable)")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="an option of the loss, e.g. ignore_index=0 (repeatable)")
+    parser.add_argument("--backend", choices=_eval.BACKENDS,
+                        help="the array library the loss runs on (default: numpy; dask with "
+                        "--scheduler)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="Dask scheduler: a dask.distributed address (tcp://host:8786) or "
+                        "threads, processes, synchronous; implies --backend dask")
+    parser.add_argument("--chunk-rows", type=int, metavar="N",
+                        help="rows per chunk (default: about 32 MiB of the widest input)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object: loss, value, options, elements, backend, "
+                        "seconds")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (there is none when the output is not a "
+                        "terminal)")
+
+
+def eval_command(args: argparse.Namespace, out: Any = None) -> int:
+    out = sys.stdout if out is None else out
+    name = args.loss
+    _eval.loss_function(name)
+    options = _eval.parse_options(name, args.option)
+    named: dict[str, str] = {}
+    for flag in ("input", "target", "weight"):
+        spec = getattr(args, flag)
+        if spec is not None:
+            named[_eval.array_for_flag(name, flag)] = spec
+    for item in args.array:
+        key, sep, spec = item.partition("=")
+        if not sep or not key.strip() or not spec:
+            raise _eval.EvalError(f"bad --array '{item}': expected NAME=FILE[:COLUMN]")
+        key = key.strip()
+        if key in named:
+            raise _eval.EvalError(f"the array '{key}' is given twice")
+        named[key] = spec
+    params = _eval.loss_parameters(name)
+    for key in named:
+        if key not in params.arrays:
+            raise _eval.EvalError(f"{name} has no array '{key}' "
+                                  f"(arrays: {', '.join(params.arrays)})")
+    missing = [k for k in params.required if k not in named]
+    if missing:
+        flags = {_eval.array_for_flag(name, "target"): "--target"}
+        need = ", ".join(flags.get(k, f"--array {k}=FILE") for k in missing)
+        raise _eval.EvalError(f"{name} needs {need}")
+    sources = {key: _eval.open_source(spec, key) for key, spec in named.items()}
+    backend = args.backend or ("dask" if args.scheduler is not None else "numpy")
+    progress = not args.no_progress and sys.stderr.isatty() and out.isatty()
+    result = _eval.evaluate(name, sources, options, backend=backend,
+                            chunk_rows=args.chunk_rows, scheduler=args.scheduler,
+                            progress=progress)
+    if args.json:
+        print(json.dumps(result.as_dict(), allow_nan=True), file=out)
+    else:
+        print(repr(result.value) if result.dtype.startswith(("float", "bfloat"))
+              else str(int(result.value)), file=out)
+    return 0
+
+
+def list_command(out: Any = None) -> int:
+    out = sys.stdout if out is None else out
+    names = _eval.available_losses()
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        params = _eval.loss_parameters(name)
+        options = ", ".join(f"{k}={v!r}" for k, v in params.options.items())
+        print(f"{name:<{width}}  ({', '.join(params.arrays)})  {options}", file=out)
+    print(f"\nbackends installed: {', '.join(_eval.installed_backends())}", file=out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="anyloss",
@@ -106,10 +197,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "demo", help="the seed documents' worked examples on every installed backend"
     )
+    _eval_parser(commands)
+    commands.add_parser("list", help="the losses, their arrays and options, and the backends",
+                        description="The losses, their arrays, options and defaults, and the "
+                        "backends installed.")
+    info = commands.add_parser("info", help="one loss: its arrays, options and defaults",
+                               description="One loss: its signature, arrays, options and "
+                               "defaults, how 'mean' divides, and the backends installed.")
+    info.add_argument("loss", help="the loss, e.g. cross_entropy")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo()
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    try:
+        if args.command == "list":
+            return list_command()
+        if args.command == "info":
+            print(_eval.describe_loss(args.loss))
+            return 0
+        return eval_command(args)
+    except _eval.EvalError as exc:
+        print(f"anyloss {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"anyloss {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a command line reports, it does not trace back
+        print(f"anyloss {args.command}: error: {_eval.one_line(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

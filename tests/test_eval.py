@@ -1,0 +1,427 @@
+"""`anyloss eval`, `list` and `info`: files in, the whole-array value out, errors as one line.
+
+Every loss anyloss has is streamed in chunks of a few rows and compared with torch on the
+whole arrays (and with the loss's own in-memory result); every file format gives the same
+value; errors are one line on stderr with a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import anyloss
+from anyloss import _cli, _eval
+from support.streams import MAKERS, tolerance, torch_value
+
+AVAILABLE = [key for key in MAKERS if hasattr(anyloss, key[0])]
+N = 23  # rows; chunks of 5 leave a short last chunk
+ANYLOSS = [sys.executable, "-m", "anyloss"]
+
+
+def _save(tmp_path: Path, arrays: dict[str, np.ndarray]) -> dict[str, str]:
+    paths = {}
+    for key, value in arrays.items():
+        path = tmp_path / f"{key}.npy"
+        np.save(path, value)
+        paths[key] = str(path)
+    return paths
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = _cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_every_loss_has_a_stream_case() -> None:
+    assert {name for name, _ in MAKERS} == set(_eval.SPECS)
+
+
+def test_spec_table_names_torchs_losses() -> None:
+    import torch.nn.functional as F
+
+    assert all(callable(getattr(F, name)) for name in _eval.SPECS)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("key", AVAILABLE, ids=["-".join(k) for k in AVAILABLE])
+def test_chunked_equals_whole_equals_torch(key, backend, tmp_path) -> None:
+    loss, _ = key
+    arrays, options = MAKERS[key](N)
+    expected, terms = torch_value(loss, arrays, options)
+    sources = {k: _eval.open_source(p, k) for k, p in _save(tmp_path, arrays).items()}
+    full = _eval.parse_options(loss, [f"{k}={v}" for k, v in options.items()])
+    chunked = _eval.evaluate(loss, sources, full, backend=backend, chunk_rows=5)
+    whole = _eval.evaluate(loss, sources, full, backend=backend, chunk_rows=N)
+    rtol = tolerance(arrays)
+    assert chunked.value == pytest.approx(expected, rel=rtol, abs=1e-12)
+    assert whole.value == pytest.approx(expected, rel=rtol, abs=1e-12)
+    assert chunked.elements == whole.elements == terms
+
+
+@pytest.mark.parametrize("key", [k for k in AVAILABLE if k[0] in ("mse_loss", "cross_entropy",
+                                                                   "ctc_loss", "kl_div")],
+                         ids=lambda k: "-".join(k))
+def test_dask_backend_equals_torch(key, tmp_path) -> None:
+    loss, _ = key
+    arrays, options = MAKERS[key](N)
+    expected, terms = torch_value(loss, arrays, options)
+    sources = {k: _eval.open_source(p, k) for k, p in _save(tmp_path, arrays).items()}
+    full = _eval.parse_options(loss, [f"{k}={v}" for k, v in options.items()])
+    result = _eval.evaluate(loss, sources, full, backend="dask", chunk_rows=5,
+                            scheduler="synchronous")
+    assert result.value == pytest.approx(expected, rel=tolerance(arrays), abs=1e-12)
+    assert result.elements == terms
+
+
+def test_mean_is_one_global_ratio_not_a_mean_of_chunk_means(tmp_path) -> None:
+    # Chunks with very different numbers of non-ignored targets: a mean of chunk means
+    # would be far from torch's value.
+    if not hasattr(anyloss, "cross_entropy"):
+        loss, arrays = "mse_loss", {"input": np.arange(12.0).reshape(6, 2),
+                                    "target": np.zeros((6, 2))}
+        arrays["weight"] = np.array([[100.0, 100.0]] + [[1.0, 1.0]] * 5)
+        options: dict = {}
+    else:
+        loss = "cross_entropy"
+        x = np.linspace(-3, 3, 40, dtype=np.float64).reshape(8, 5)
+        t = np.array([0, -100, -100, -100, 1, 2, 3, 4])
+        arrays, options = {"input": x, "target": t}, {}
+    expected, _ = torch_value(loss, arrays, options)
+    paths = _save(tmp_path, arrays)
+    sources = {k: _eval.open_source(p, k) for k, p in paths.items()}
+    got = _eval.evaluate(loss, sources, _eval.parse_options(loss, []), chunk_rows=4)
+    assert got.value == pytest.approx(expected, rel=1e-12)
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+@pytest.fixture
+def mse_files(tmp_path):
+    arrays, _ = MAKERS[("l1_loss", "weight")](N)
+    return arrays, _save(tmp_path, arrays)
+
+
+def test_eval_prints_the_value(mse_files, capsys) -> None:
+    arrays, paths = mse_files
+    code, out, err = run(["eval", "mse_loss", "--input", paths["input"], "--target",
+                          paths["target"], "--chunk-rows", "4"], capsys)
+    expected, _ = torch_value("mse_loss", {k: arrays[k] for k in ("input", "target")}, {})
+    assert code == 0 and err == ""
+    assert float(out) == pytest.approx(expected, rel=2e-6)
+    assert out.count("\n") == 1
+
+
+def test_eval_json_keys(mse_files, capsys) -> None:
+    arrays, paths = mse_files
+    code, out, err = run(["eval", "l1_loss", "--input", paths["input"], "--target",
+                          paths["target"], "--weight", paths["weight"], "--option",
+                          "reduction=sum", "--json", "--chunk-rows", "7"], capsys)
+    assert code == 0 and err == ""
+    assert out.count("\n") == 1
+    record = json.loads(out)
+    assert set(record) == {"loss", "value", "options", "elements", "backend", "seconds"}
+    assert record["loss"] == "l1_loss"
+    assert record["options"] == {"reduction": "sum"}
+    assert record["elements"] == N * 4
+    assert record["backend"] == "numpy"
+    assert record["seconds"] >= 0
+    expected, _ = torch_value("l1_loss", arrays, {"reduction": "sum"})
+    assert record["value"] == pytest.approx(expected, rel=2e-6)
+
+
+def test_eval_extra_arrays_and_options(tmp_path, capsys) -> None:
+    if not hasattr(anyloss, "gaussian_nll_loss"):
+        pytest.fail("gaussian_nll_loss is part of anyloss")
+    arrays, options = MAKERS[("gaussian_nll_loss", "var-column")](N)
+    paths = _save(tmp_path, arrays)
+    code, out, err = run(["eval", "gaussian_nll_loss", "--input", paths["input"], "--target",
+                          paths["target"], "--array", f"var={paths['var']}", "--option",
+                          "full=true", "--json", "--chunk-rows", "6"], capsys)
+    assert code == 0, err
+    expected, _ = torch_value("gaussian_nll_loss", arrays, options)
+    assert json.loads(out)["value"] == pytest.approx(expected, rel=2e-6)
+    assert json.loads(out)["options"] == {"full": True, "eps": 1e-06, "reduction": "mean"}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "dask"])
+def test_eval_backends(mse_files, backend, capsys) -> None:
+    arrays, paths = mse_files
+    code, out, err = run(["eval", "mse_loss", "--input", paths["input"], "--target",
+                          paths["target"], "--backend", backend, "--json", "--chunk-rows", "5"],
+                         capsys)
+    assert code == 0, err
+    expected, _ = torch_value("mse_loss", {k: arrays[k] for k in ("input", "target")}, {})
+    record = json.loads(out)
+    assert record["backend"] == backend
+    assert record["value"] == pytest.approx(expected, rel=2e-6)
+
+
+def _write_formats(tmp_path: Path, x: np.ndarray, t: np.ndarray) -> dict[str, tuple[str, str]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "t.npy", t)
+    np.savez(tmp_path / "both.npz", logits=x, labels=t)
+    np.savez_compressed(tmp_path / "zipped.npz", logits=x, labels=t)
+    with open(tmp_path / "x.csv", "w") as f:
+        f.write(",".join(f"c{i}" for i in range(x.shape[1])) + "\n")
+        for row in x:
+            f.write(",".join(repr(float(v)) for v in row) + "\n")
+    with open(tmp_path / "t.csv", "w") as f:
+        f.write("id,label\n")
+        for i, v in enumerate(t):
+            f.write(f"{i},{v}\n")
+    logits = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), x.shape[1])
+    pq.write_table(pa.table({"logits": logits, "label": pa.array(t)}), tmp_path / "d.parquet",
+                   row_group_size=7)
+    pq.write_table(pa.table({f"c{i}": pa.array(x[:, i]) for i in range(x.shape[1])}),
+                   tmp_path / "wide.parquet")
+    d = str(tmp_path)
+    return {
+        "npy": (f"{d}/x.npy", f"{d}/t.npy"),
+        "npz": (f"{d}/both.npz:logits", f"{d}/both.npz:labels"),
+        "npz-compressed": (f"{d}/zipped.npz:logits", f"{d}/zipped.npz:labels"),
+        "csv": (f"{d}/x.csv", f"{d}/t.csv:label"),
+        "csv-column-number": (f"{d}/x.csv", f"{d}/t.csv:1"),
+        "parquet": (f"{d}/d.parquet:logits", f"{d}/d.parquet:label"),
+        "parquet-columns": (f"{d}/wide.parquet", f"{d}/d.parquet:label"),
+    }
+
+
+FORMATS = ["npy", "npz", "npz-compressed", "csv", "csv-column-number", "parquet",
+           "parquet-columns"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_file_format(fmt, tmp_path, capsys) -> None:
+    # Logits in float64 (CSV text is read as float64) and class targets, in every format.
+    loss = "cross_entropy" if hasattr(anyloss, "cross_entropy") else "multi_margin_loss"
+    if not hasattr(anyloss, loss):
+        loss = "mse_loss"
+    x = np.random.default_rng(1).normal(size=(N, 4))
+    t = np.random.default_rng(2).integers(0, 4, N)
+    if loss == "mse_loss":
+        t = np.random.default_rng(2).normal(size=N)
+        x = x[:, 0]
+    files = _write_formats(tmp_path, x, t)
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    inp, tgt = files[fmt]
+    if loss == "mse_loss":
+        inp = inp.replace("wide.parquet", "wide.parquet:c0")
+    code, out, err = run(["eval", loss, "--input", inp, "--target", tgt, "--json",
+                          "--chunk-rows", "4"], capsys)
+    assert code == 0, err
+    expected, _ = torch_value(loss, {"input": x, "target": t}, {})
+    assert json.loads(out)["value"] == pytest.approx(expected, rel=1e-12)
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    assert after == before  # nothing is written over
+
+
+def test_list_and_info(capsys) -> None:
+    code, out, err = run(["list"], capsys)
+    assert code == 0 and err == ""
+    for name in _eval.SPECS:
+        assert (name in out) == hasattr(anyloss, name)
+    assert "backends installed: numpy" in out
+    assert "mse_loss" in out and "reduction='mean'" in out
+    code, out, err = run(["info", "mse_loss"], capsys)
+    assert code == 0 and err == ""
+    assert "reduction = 'mean'" in out and "weight (optional)" in out and "backends:" in out
+
+
+def test_loss_that_has_not_landed_is_unknown(monkeypatch, capsys, mse_files) -> None:
+    monkeypatch.delattr(anyloss, "mse_loss")
+    _, paths = mse_files
+    code, out, err = run(["list"], capsys)
+    assert code == 0 and "mse_loss" not in out
+    code, out, err = run(["eval", "mse_loss", "--input", paths["input"], "--target",
+                          paths["target"]], capsys)
+    assert code == 1 and out == ""
+    assert err.startswith("anyloss eval: error: unknown loss 'mse_loss'")
+
+
+def _errors(paths: dict[str, str], tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    garbage = tmp_path / "garbage.npy"
+    garbage.write_bytes(b"not an array at all")
+    short = tmp_path / "short.npy"
+    np.save(short, np.zeros((N - 1, 4), np.float32))
+    text = tmp_path / "words.csv"
+    text.write_text("a,b\n1,x\n")
+    x, t = paths["input"], paths["target"]
+    return {
+        "missing-file": (["eval", "mse_loss", "--input", str(tmp_path / "nope.npy"),
+                          "--target", t], "no such file"),
+        "directory": (["eval", "mse_loss", "--input", str(tmp_path), "--target", t],
+                      "is a directory"),
+        "unreadable": (["eval", "mse_loss", "--input", str(garbage), "--target", t],
+                       "cannot read"),
+        "unknown-format": (["eval", "mse_loss", "--input", str(tmp_path / "words.csv") + "x",
+                            "--target", t], "no such file"),
+        "bad-csv": (["eval", "mse_loss", "--input", str(text), "--target", t],
+                    "is not a number"),
+        "mismatched-shapes": (["eval", "mse_loss", "--input", x, "--target", str(short),
+                               "--chunk-rows", "5"], "mismatched shapes"),
+        "mismatched-whole": (["eval", "mse_loss", "--input", x, "--target", str(short),
+                              "--chunk-rows", "100"], "mismatched shapes"),
+        "unknown-loss": (["eval", "mse", "--input", x, "--target", t], "unknown loss 'mse'"),
+        "unknown-option": (["eval", "mse_loss", "--input", x, "--target", t, "--option",
+                            "beta=1"], "unknown option 'beta'"),
+        "option-syntax": (["eval", "mse_loss", "--input", x, "--target", t, "--option", "beta"],
+                          "expected NAME=VALUE"),
+        "bad-value": (["eval", "smooth_l1_loss", "--input", x, "--target", t, "--option",
+                       "beta=wide"], "bad value 'wide' for option beta"),
+        "bad-value-from-the-loss": (["eval", "smooth_l1_loss", "--input", x, "--target", t,
+                                     "--option", "beta=-1", "--chunk-rows", "5"],
+                                    "RuntimeError: smooth_l1_loss does not support negative"),
+        "bad-reduction": (["eval", "mse_loss", "--input", x, "--target", t, "--option",
+                           "reduction=avg", "--chunk-rows", "5"],
+                          "ValueError: avg is not a valid value for reduction"),
+        "reduction-none": (["eval", "mse_loss", "--input", x, "--target", t, "--option",
+                            "reduction=none"], "reduction 'none'"),
+        "missing-target": (["eval", "mse_loss", "--input", x], "mse_loss needs --target"),
+        "unknown-array": (["eval", "mse_loss", "--input", x, "--target", t, "--array",
+                           f"var={x}"], "mse_loss has no array 'var'"),
+        "npy-column": (["eval", "mse_loss", "--input", x + ":a", "--target", t],
+                       "a .npy file has no columns"),
+        "npz-member": (["eval", "mse_loss", "--input", str(tmp_path / "m.npz") + ":zz",
+                        "--target", t], "no array 'zz'"),
+        "chunk-rows": (["eval", "mse_loss", "--input", x, "--target", t, "--chunk-rows", "0"],
+                       "--chunk-rows must be at least 1"),
+        "scheduler-unreachable": (["eval", "mse_loss", "--input", x, "--target", t,
+                                   "--scheduler", "tcp://127.0.0.1:9"],
+                                  "cannot connect to the scheduler"),
+        "scheduler-without-dask": (["eval", "mse_loss", "--input", x, "--target", t,
+                                    "--backend", "torch", "--scheduler", "threads"],
+                                   "--scheduler needs --backend dask"),
+        "info-unknown": (["info", "nope"], "unknown loss 'nope'"),
+    }
+
+
+ERRORS = ["missing-file", "directory", "unreadable", "unknown-format", "bad-csv",
+          "mismatched-shapes", "mismatched-whole", "unknown-loss", "unknown-option",
+          "option-syntax", "bad-value", "bad-value-from-the-loss", "bad-reduction",
+          "reduction-none", "missing-target", "unknown-array", "npy-column", "npz-member",
+          "chunk-rows", "scheduler-unreachable", "scheduler-without-dask", "info-unknown"]
+
+
+@pytest.mark.parametrize("case", ERRORS)
+def test_errors_are_one_line_and_a_nonzero_exit(case, mse_files, tmp_path, capsys) -> None:
+    _, paths = mse_files
+    np.savez(tmp_path / "m.npz", a=np.zeros(3))
+    argv, message = _errors(paths, tmp_path)[case]
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    code, out, err = run(argv, capsys)
+    assert code != 0
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith(f"anyloss {argv[0]}: error: "), err
+    assert message in err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_errors_in_a_real_process_have_no_traceback(mse_files) -> None:
+    _, paths = mse_files
+    proc = subprocess.run([*ANYLOSS, "eval", "mse_loss", "--input", paths["input"] + "zz",
+                           "--target", paths["target"]], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    proc = subprocess.run([*ANYLOSS, "eval", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and "--chunk-rows" in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["eval", "list", "info", "demo"])
+def test_every_command_has_help(command, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        _cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: anyloss " + command in capsys.readouterr().out
+
+
+def test_no_progress_bar_when_piped(mse_files) -> None:
+    _, paths = mse_files
+    proc = subprocess.run([*ANYLOSS, "eval", "mse_loss", "--input", paths["input"], "--target",
+                           paths["target"], "--chunk-rows", "2"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+    assert proc.stdout.count("\n") == 1
+
+
+def _run_in_terminal(argv: list[str]) -> str:
+    """Run with stdout and stderr on a pseudo-terminal; everything the terminal shows."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "COLUMNS": "100"})
+    os.close(follower)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal(tmp_path) -> None:
+    x = np.zeros((4000, 3), np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "t.npy", x + 1)
+    shown = _run_in_terminal([*ANYLOSS, "eval", "mse_loss", "--input", str(tmp_path / "x.npy"),
+                              "--target", str(tmp_path / "t.npy"), "--chunk-rows", "10"])
+    assert "rows" in shown and "%" in shown  # tqdm's bar
+    assert shown.rstrip().endswith("1.0")
+    quiet = _run_in_terminal([*ANYLOSS, "eval", "mse_loss", "--input", str(tmp_path / "x.npy"),
+                              "--target", str(tmp_path / "t.npy"), "--chunk-rows", "10",
+                              "--no-progress"])
+    assert quiet.strip() == "1.0"
+
+
+def test_memory_is_bounded_by_the_chunk(tmp_path) -> None:
+    # 64 MB of float32 in chunks of 1 MB: the process's peak resident memory grows by far
+    # less than the file (memory-mapped reads are unmapped chunk by chunk).
+    n, width = 4096, 4096
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32,
+                                  shape=(n, width))
+    x[:] = 0.5
+    x.flush()
+    del x
+    np.save(tmp_path / "t.npy", np.zeros((1, width), np.float32))
+    script = (
+        "import resource, sys\n"
+        "from anyloss import _cli\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "code = _cli.main(sys.argv[1:])\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((peak - before) * 1024, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, "eval", "mse_loss", "--input",
+                           str(tmp_path / "x.npy"), "--target", str(tmp_path / "t.npy"),
+                           "--chunk-rows", "64"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout) == 0.25
+    grown = int(proc.stderr.strip().splitlines()[-1])
+    assert grown < 24 * 2**20, f"peak memory grew by {grown / 2**20:.1f} MiB for a 64 MiB file"
