@@ -1,0 +1,1 @@
+"""anyloss's benchmark suite: ``python -m benchmarks`` (see benchmarks/README.md)."""
