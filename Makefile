@@ -1,12 +1,14 @@
 # Two entry points, both from a fresh machine with only Python 3.11 and make:
 #   make demo   installs anyloss with every backend and runs `anyloss demo`
 #   make test   installs the pinned test stack and runs the whole test suite
+#   make docs   installs the docs stack and builds the documentation (warnings are errors)
+#   make bench  installs the benchmark stack and runs the benchmark suite (benchmarks/README.md)
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 JOBS ?= 2
 
-.PHONY: demo test install install-test clean
+.PHONY: demo test docs bench install install-test install-docs install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +20,28 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 
+install-docs: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
+
+install-bench: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+
 demo: install
 	$(BIN)/anyloss demo
 
 test: install-test
 	$(BIN)/python -m pytest -n $(JOBS) -q
 
+# The HTML build, then every example on the pages run as a doctest; the generated pages
+# (parity matrix, migration tables) are made once and shared by both builds.
+docs: install-docs
+	$(BIN)/python docs/scripts/generate.py
+	ANYLOSS_DOCS_KEEP=1 $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	ANYLOSS_DOCS_KEEP=1 $(BIN)/sphinx-build -W --keep-going -q -b doctest docs docs/_build/doctest
+
+# Not part of `make test`: about 15 minutes on 2 cores; BENCH_ARGS=--quick for a smoke run.
+bench: install-bench
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) build src/*.egg-info docs/_build docs/_generated
