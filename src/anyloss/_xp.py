@@ -142,18 +142,37 @@ def stop_gradient(xp: Any, x: Any) -> Any:
 
 
 def with_gradient(xp: Any, value: Any, x: Any, grad: Any) -> Any:
-    """``value`` whose derivative with respect to ``x`` is ``grad`` (first order).
+    """``value`` whose derivative with respect to ``x`` is ``grad`` (first order): torch's
+    hand-written backward formulas (BCE's clamp), including where they give ±inf or NaN.
 
-    ``value`` must already be detached from ``x`` (computed from ``stop_gradient(x)``);
-    its dependence on other arrays keeps its own derivative.  This is how torch's
-    hand-written backward formulas (BCE's clamp, for instance) are reproduced.
+    ``value`` must be computed from ``stop_gradient(x)``.  Adding ``x·g − x·g`` alone
+    would make the value NaN once ``g`` or ``x`` is infinite.  Here every added term is
+    exactly 0 in value: the finite part of ``grad`` multiplies ``x − x`` (taken as 0 where
+    ``x`` itself is infinite); an infinite entry gets the derivative ``±B·B`` (B the
+    largest float, so the product overflows for any cotangent that is not tiny); a NaN
+    entry gets that of ``sqrt(u·u)`` at ``u = 0``, NaN.  Each kind sits in its own branch of a ``where``, so that the zero
+    cotangent of the branches not taken meets no infinity.
     """
-    backend = backend_for(xp)
-    if not backend.differentiable:
+    if not backend_for(xp).differentiable:
         return value
-    sg = backend.stop_gradient
-    # x*g and sg(x*g) are the same floats, so the forward value is untouched.
-    return value + (x * sg(grad) - sg(x * grad))
+    sg = stop_gradient
+    zero = xp.zeros_like(grad)
+    moving = xp.where(xp.isfinite(sg(xp, x)), x - sg(xp, x), xp.zeros_like(x))
+    finite, nan = xp.isfinite(grad), xp.isnan(grad)
+    big = float(xp.finfo(grad.dtype).max)
+    up = sg(xp, xp.where(grad == float("inf"), zero + big, zero))
+    down = sg(xp, xp.where(grad == -float("inf"), zero + big, zero))
+    at_nan = xp.where(nan, moving, xp.ones_like(moving))
+    delta = xp.where(
+        finite,
+        moving * sg(xp, xp.where(finite, grad, zero)),
+        xp.where(
+            nan,
+            xp.sqrt(at_nan * at_nan),
+            (moving * big) * up - (moving * big) * down,
+        ),
+    )
+    return value + delta
 
 
 def zero_with_gradient(
@@ -167,8 +186,12 @@ def zero_with_gradient(
 
 
 def straight_through(xp: Any, x: Any, replacement: Any) -> Any:
-    """``replacement``'s value with the gradient flowing to ``x`` as if unchanged."""
-    return x + stop_gradient(xp, replacement - x)
+    """``replacement``'s value with the gradient flowing to ``x`` as if unchanged.
+
+    Spelt ``sg(replacement) + (x − sg(x))`` rather than ``x + sg(replacement − x)``, so the
+    value is ``replacement`` exactly even when ``x`` is far from it.
+    """
+    return stop_gradient(xp, replacement) + (x - stop_gradient(xp, x))
 
 
 # --- numerics ------------------------------------------------------------------------

@@ -24,37 +24,6 @@ def _rounded(xp: Any, a: Any, dtype: Any) -> Any:
     return xp.astype(xp.astype(a, dtype), a.dtype)
 
 
-def _with_exact_gradient(xp: Any, value: Any, x: Any, grad: Any) -> Any:
-    """``value`` whose derivative with respect to ``x`` is ``grad``, where torch's is ±inf or NaN.
-
-    :func:`anyloss._xp.with_gradient` adds ``x·g − x·g`` to the value, which is NaN once
-    ``g`` or ``x`` is infinite.  Here every added term is exactly 0 in value: the finite
-    part of ``grad`` multiplies ``x − x`` (taken as 0 where ``x`` itself is infinite); an
-    infinite entry gets the derivative ``±B·B`` (B the largest float, so the product
-    overflows for any cotangent that is not tiny); a NaN entry gets that of ``sqrt(u·u)``
-    at ``u = 0``, NaN.  Each kind sits in its own branch of a ``where``, so that the zero
-    cotangent of the branches not taken meets no infinity.
-    """
-    sg = _xp.stop_gradient
-    zero = xp.zeros_like(grad)
-    moving = xp.where(xp.isfinite(sg(xp, x)), x - sg(xp, x), xp.zeros_like(x))
-    finite, nan = xp.isfinite(grad), xp.isnan(grad)
-    big = float(xp.finfo(grad.dtype).max)
-    up = sg(xp, xp.where(grad == float("inf"), zero + big, zero))
-    down = sg(xp, xp.where(grad == -float("inf"), zero + big, zero))
-    at_nan = xp.where(nan, moving, xp.ones_like(moving))
-    delta = xp.where(
-        finite,
-        moving * sg(xp, xp.where(finite, grad, zero)),
-        xp.where(
-            nan,
-            xp.sqrt(at_nan * at_nan),
-            (moving * big) * up - (moving * big) * down,
-        ),
-    )
-    return value + delta
-
-
 def _clamped_log(xp: Any, v: Any) -> Any:
     # std::max(log(v), -100): a NaN log stays NaN, as in torch's kernel.
     return xp.where(v < _LOG_FLOOR, xp.full_like(v, _LOG_FLOOR), v)
@@ -157,8 +126,8 @@ def binary_cross_entropy(
             p = (1.0 - xs) * xs
             eps = _rounded(xp, xp.full_like(p, _EPSILON), dtype)
             grad_input = (xs - ts) / xp.where(p < eps, eps, p)
-            loss = _with_exact_gradient(xp, loss, x, grad_input)
-            loss = _with_exact_gradient(xp, loss, t, -xp.log(xs / (1.0 - xs)))
+            loss = _xp.with_gradient(xp, loss, x, grad_input)
+            loss = _xp.with_gradient(xp, loss, t, -xp.log(xs / (1.0 - xs)))
         if weight is not None:
             loss = loss * _xp.astype(xp, weight, work)
         return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
@@ -366,5 +335,5 @@ def soft_margin_loss(
             # stores t·e in the input's: NaN or ±inf where the exponential overflows.
             e_grad = _rounded(xp, xp.exp(_rounded(xp, -(xs * t), product)), product)
             grad = -_rounded(xp, t * e_grad, dtype) / (1.0 + e_grad)
-            loss = _with_exact_gradient(xp, loss, x, _xp.astype(xp, grad, work))
+            loss = _xp.with_gradient(xp, loss, x, _xp.astype(xp, grad, work))
         return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)

@@ -326,11 +326,8 @@ def gaussian_nll_loss(
             floor = xp.full_like(var, eps)
             clamped = _xp.astype(xp, xp.where(var < floor, floor, var), work)
             v = _xp.astype(xp, var, work)
-            # torch clamps under no_grad, so the gradient reaches var unchanged: a
-            # straight-through clamp, spelt clamped + (v − v) rather than v + (clamped − v)
-            # so that the value is the clamped one exactly, even for a var far below eps.
-            sg = _xp.stop_gradient
-            v = sg(xp, clamped) + (v - sg(xp, v))
+            # torch clamps under no_grad, so the gradient reaches var unchanged.
+            v = _xp.straight_through(xp, v, clamped)
         loss = 0.5 * (xp.log(v) + (d * d) / v)
         if full:
             loss = loss + _HALF_LOG_2PI
