@@ -150,8 +150,8 @@ def with_gradient(xp: Any, value: Any, x: Any, grad: Any) -> Any:
     exactly 0 in value: the finite part of ``grad`` multiplies ``x − x`` (taken as 0 where
     ``x`` itself is infinite); an infinite entry gets the derivative ``±B·B`` (B the
     largest float, so the product overflows for any cotangent that is not tiny); a NaN
-    entry gets that of ``sqrt(u·u)`` at ``u = 0``, NaN.  Each kind sits in its own branch of a ``where``, so that the zero
-    cotangent of the branches not taken meets no infinity.
+    entry gets that of ``sqrt(u·u)`` at ``u = 0``, NaN.  Each kind sits in its own branch
+    of a ``where``, so that the zero cotangent of the branches not taken meets no infinity.
     """
     if not backend_for(xp).differentiable:
         return value
