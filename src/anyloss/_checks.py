@@ -90,15 +90,30 @@ _CATEGORIES = ("bool", "integral", "real floating", "complex floating")
 
 def _category(xp: Any, dtype: Any) -> int:
     for rank, kind in enumerate(_CATEGORIES):
-        if xp.isdtype(dtype, kind):
+        if _xp.isdtype(xp, dtype, kind):
             return rank
     raise TypeError(f"unsupported dtype {dtype}")
 
 
+_promoted: dict[tuple[Any, ...], Any] = {}
+
+
 def _promote(xp: Any, dtypes: list[Any]) -> Any:
+    if len(dtypes) == 1:
+        return dtypes[0]
+    key = (id(xp), *[(type(d), d) for d in dtypes])
+    try:
+        return _promoted[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable dtype object
+        key = None
     top = max(_category(xp, d) for d in dtypes)
     dtypes = [d for d in dtypes if _category(xp, d) == top]
-    return dtypes[0] if len(dtypes) == 1 else xp.result_type(*dtypes)
+    result = dtypes[0] if len(dtypes) == 1 else xp.result_type(*dtypes)
+    if key is not None:
+        _promoted[key] = result
+    return result
 
 
 def promote(xp: Any, *dtypes: Any) -> Any:

@@ -64,17 +64,44 @@ def is_array(x: Any) -> bool:
     return aac.is_array_api_obj(x) and not isinstance(x, _SCALAR_TYPES)
 
 
+# Keyed by the dtype's type first: tuples compare item by item, so dtypes of different
+# libraries are never compared with each other (array-api-strict warns when they are).
+_isdtype_cache: dict[tuple[type, Any, Any], bool] = {}
+_name_cache: dict[tuple[type, Any], str] = {}
+
+
+def isdtype(xp: Any, dtype: Any, kind: Any) -> bool:
+    """``xp.isdtype``, remembered per (dtype, kind): every loss asks it several times a call.
+
+    """
+    key = (type(dtype), dtype, kind)
+    try:
+        return _isdtype_cache[key]
+    except KeyError:
+        answer = _isdtype_cache[key] = bool(xp.isdtype(dtype, kind))
+        return answer
+    except TypeError:  # an unhashable dtype object
+        return bool(xp.isdtype(dtype, kind))
+
+
 def is_floating(xp: Any, dtype: Any) -> bool:
-    return bool(xp.isdtype(dtype, "real floating"))
+    return isdtype(xp, dtype, "real floating")
 
 
 def is_integral(xp: Any, dtype: Any) -> bool:
-    return bool(xp.isdtype(dtype, ("integral", "bool")))
+    return isdtype(xp, dtype, ("integral", "bool"))
 
 
 def dtype_name(dtype: Any) -> str:
     """'float32', 'int64', ... for any library's dtype object."""
-    return str(dtype).rsplit(".", 1)[-1]
+    key = (type(dtype), dtype)
+    try:
+        return _name_cache[key]
+    except KeyError:
+        name = _name_cache[key] = str(dtype).rsplit(".", 1)[-1]
+        return name
+    except TypeError:
+        return str(dtype).rsplit(".", 1)[-1]
 
 
 def is_half(dtype: Any) -> bool:

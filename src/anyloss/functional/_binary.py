@@ -210,14 +210,14 @@ def binary_cross_entropy_with_logits(
         )
     _checks.require_floating(xp, input.dtype, "log_sigmoid_cpu")
     if pos_weight is not None:
-        if xp.isdtype(pos_weight.dtype, "bool"):
+        if _xp.isdtype(xp, pos_weight.dtype, "bool"):
             raise RuntimeError(
                 "Subtraction, the `-` operator, with a bool tensor is not supported. If you "
                 "are trying to invert a mask, use the `~` or `logical_not()` operator instead."
             )
         log_weight_shape = _checks.broadcast_shapes(pos_weight.shape, target.shape)
         _checks.check_inplace_broadcast(input.shape, log_weight_shape)
-    if xp.isdtype(target.dtype, "bool"):
+    if _xp.isdtype(xp, target.dtype, "bool"):
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. "
             "Use the `^` or `logical_xor()` operator instead."
@@ -302,9 +302,9 @@ def soft_margin_loss(
         return native(input, target, size_average, reduce, reduction)
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
     dtype = input.dtype
-    if xp.isdtype(dtype, "complex floating") or xp.isdtype(target.dtype, "complex floating"):
+    if _xp.isdtype(xp, dtype, "complex floating") or _xp.isdtype(xp, target.dtype, "complex floating"):
         raise TypeError("anyloss: complex inputs are not supported")
-    if xp.isdtype(dtype, "bool"):
+    if _xp.isdtype(xp, dtype, "bool"):
         raise RuntimeError(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
             "to invert a mask, use the `~` or `logical_not()` operator instead."

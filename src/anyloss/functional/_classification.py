@@ -25,7 +25,7 @@ _NAN = float("nan")
 
 def _is_integer(xp: Any, dtype: Any) -> bool:
     """Integer dtypes, any width or signedness (bool is not a class index)."""
-    return bool(xp.isdtype(dtype, "integral"))
+    return bool(_xp.isdtype(xp, dtype, "integral"))
 
 
 def _widen_for_torch(xp: Any, target: Any) -> Any:
@@ -607,6 +607,48 @@ def multi_margin_loss(
 # --- multilabel_margin_loss -------------------------------------------------------------
 
 
+def _multilabel_hinge_by_slot(xp: Any, x: Any, t: Any, positions: Any, counted: Any, slots: int) -> Any:
+    """Σ_j Σ_(k not a target) max(0, 1 − x[t_j] + x_k) per row, one target slot at a time.
+
+    ``slots`` is the largest number of counted entries of any row: O(N·C) memory and
+    O(N·C·slots) work, as torch's kernel.
+    """
+    if slots == 0:  # zeros that still depend on x, so the gradient is 0, not missing
+        return xp.sum(xp.where(positions < 0, x, xp.zeros_like(x)), axis=1)
+    counted = counted[:, :slots]
+    safe = xp.where(counted, t[:, :slots], xp.zeros_like(t[:, :slots]))
+    is_target = xp.zeros(t.shape, dtype=xp.bool, device=backend_for(xp).device(t))
+    for j in range(slots):
+        is_target = is_target | ((positions == safe[:, j : j + 1]) & counted[:, j : j + 1])
+    not_target = ~is_target
+    zero = _xp.const(xp, 0.0, x)
+    loss = 0.0
+    for j in range(slots):
+        picked = _xp.gather_class(xp, x, safe[:, j], axis=1)
+        z = (1.0 - xp.expand_dims(picked, axis=1)) + x  # torch's z = 1 − x[t_j] + x_k
+        # Strict >: a pair exactly at the margin passes no gradient, as torch's kernel.
+        row = xp.sum(xp.where((z > 0) & not_target, z, zero), axis=1)
+        loss = loss + xp.where(counted[:, j], row, xp.zeros_like(row))
+    return loss
+
+
+def _multilabel_hinge_broadcast(xp: Any, x: Any, t: Any, positions: Any, counted: Any) -> Any:
+    """The same sum with every (row, slot, class) triple at once: no loop for a compiler to
+    unroll and no value read, at O(N·C²) memory (the form for jit and Dask)."""
+    # one_hot[n, j, c]: entry j of row n names class c and counts.
+    one_hot = (xp.expand_dims(t, axis=2) == xp.expand_dims(positions, axis=1)) & xp.expand_dims(
+        counted, axis=2
+    )
+    is_target = xp.any(one_hot, axis=1)  # (N, c)
+    x_rows = xp.expand_dims(x, axis=1)  # (N, 1, c)
+    x_j = xp.sum(xp.where(one_hot, x_rows, xp.zeros_like(x_rows)), axis=2)  # (N, j)
+    z = (1.0 - xp.expand_dims(x_j, axis=2)) + x_rows  # (N, j, k)
+    # Strict >: a pair exactly at the margin passes no gradient, as torch's kernel.
+    active = (z > 0) & xp.expand_dims(counted, axis=2) & xp.expand_dims(~is_target, axis=1)
+    h = xp.where(active, z, xp.zeros_like(z))
+    return xp.sum(xp.sum(h, axis=2), axis=1)
+
+
 @fill
 def multilabel_margin_loss(
     input: Any,
@@ -698,18 +740,11 @@ def multilabel_margin_loss(
         # Entries before the first −1 of each row count; a row without −1 counts whole.
         end = xp.min(xp.where(t == -1, positions, xp.full_like(t, n_classes)), axis=1, keepdims=True)
         counted = positions < end  # (N, j)
-        # one_hot[n, j, c]: entry j of row n names class c and counts.
-        one_hot = (xp.expand_dims(t, axis=2) == xp.expand_dims(positions, axis=1)) & xp.expand_dims(
-            counted, axis=2
-        )
-        is_target = xp.any(one_hot, axis=1)  # (N, c)
-        x_rows = xp.expand_dims(x, axis=1)  # (N, 1, c)
-        x_j = xp.sum(xp.where(one_hot, x_rows, xp.zeros_like(x_rows)), axis=2)  # (N, j)
-        z = 1.0 - (xp.expand_dims(x_j, axis=2) - x_rows)  # (N, j, k)
-        # Strict >: a pair exactly at the margin passes no gradient, as torch's kernel.
-        active = (z > 0) & xp.expand_dims(counted, axis=2) & xp.expand_dims(~is_target, axis=1)
-        h = xp.where(active, z, xp.zeros_like(z))
-        loss = xp.sum(xp.sum(h, axis=2), axis=1) / n_classes
+        if _xp.is_concrete(xp, end):
+            loss = _multilabel_hinge_by_slot(xp, x, t, positions, counted, int(xp.max(end)))
+        else:
+            loss = _multilabel_hinge_broadcast(xp, x, t, positions, counted)
+        loss = loss / n_classes
         row_ok = xp.all(in_range, axis=1)
         loss = xp.where(row_ok, loss, xp.full_like(loss, _NAN))
         if input.ndim <= 1:

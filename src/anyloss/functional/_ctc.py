@@ -474,7 +474,7 @@ def _ctc_loss(
     dev = _xp.device(log_probs)
     if tensor_lengths:
         for name, lengths in (("input_lengths", input_lengths), ("target_lengths", target_lengths)):
-            if not xp.isdtype(lengths.dtype, "integral"):
+            if not _xp.isdtype(xp, lengths.dtype, "integral"):
                 raise RuntimeError(f"{name} must be integral")
     else:
         input_lengths = _unpack_ints("input_lengths", input_lengths)

@@ -99,7 +99,7 @@ def margin_ranking_loss(
             f"target: {_checks.size_str(target.shape)} "
         )
     _checks.broadcast_shapes(target.shape, _checks.broadcast_shapes(input1.shape, input2.shape))
-    if xp.isdtype(target.dtype, "bool"):
+    if _xp.isdtype(xp, target.dtype, "bool"):
         raise RuntimeError(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
             "to invert a mask, use the `~` or `logical_not()` operator instead."
@@ -169,7 +169,7 @@ def hinge_embedding_loss(
         return native(input, target, margin, size_average, reduce, reduction)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     dtype = input.dtype
-    if xp.isdtype(dtype, "bool"):
+    if _xp.isdtype(xp, dtype, "bool"):
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. "
             "Use the `^` or `logical_xor()` operator instead."

@@ -32,13 +32,13 @@ _CPP_TYPE_NAMES = {
 
 
 def _reject_complex(xp: Any, *arrays: Any) -> None:
-    if any(xp.isdtype(a.dtype, "complex floating") for a in arrays):
+    if any(_xp.isdtype(xp, a.dtype, "complex floating") for a in arrays):
         raise TypeError("anyloss: complex inputs are not supported")
 
 
 def _check_subtraction(xp: Any, a: Any, b: Any) -> None:
     """torch refuses ``a − b`` when either operand is boolean."""
-    a_bool, b_bool = xp.isdtype(a, "bool"), xp.isdtype(b, "bool")
+    a_bool, b_bool = _xp.isdtype(xp, a, "bool"), _xp.isdtype(xp, b, "bool")
     if a_bool and b_bool:
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. "
@@ -157,7 +157,7 @@ def poisson_nll_loss(
     _reject_complex(xp, input, target)
     _checks.broadcast_shapes(target.shape, input.shape)
     if log_input:
-        if xp.isdtype(target.dtype, "bool") and xp.isdtype(input.dtype, "bool"):
+        if _xp.isdtype(xp, target.dtype, "bool") and _xp.isdtype(xp, input.dtype, "bool"):
             _check_subtraction(xp, xp.float32, xp.bool)
     else:
         _check_subtraction(xp, input.dtype, xp.float32)
@@ -184,7 +184,7 @@ def poisson_nll_loss(
 
 def _check_negative_var(xp: Any, var: Any) -> None:
     """torch's value check: a negative variance raises (only where values can be read)."""
-    if xp.isdtype(var.dtype, "bool") or not _xp.is_concrete(xp, var):
+    if _xp.isdtype(xp, var.dtype, "bool") or not _xp.is_concrete(xp, var):
         return
     zero = 0.0 if _xp.is_floating(xp, var.dtype) else 0
     if bool(xp.any(var < zero)):
@@ -406,7 +406,7 @@ def kl_div(
         if reduction == "mean":
             warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=2)
         applied = "sum" if reduction == "batchmean" else _reduction.check(reduction)
-    if xp.isdtype(input.dtype, "complex floating") or xp.isdtype(target.dtype, "complex floating"):
+    if _xp.isdtype(xp, input.dtype, "complex floating") or _xp.isdtype(xp, target.dtype, "complex floating"):
         raise RuntimeError("kl_div: Complex inputs not supported.")
     if _xp.is_integral(xp, input.dtype) or _xp.is_integral(xp, target.dtype):
         raise RuntimeError("kl_div: Integral inputs not supported.")

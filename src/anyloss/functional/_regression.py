@@ -19,7 +19,7 @@ def _difference(xp: Any, input: Any, target: Any) -> tuple[Any, Any]:
     """
     shape = _checks.broadcast_shapes(input.shape, target.shape)
     dtype = _checks.promote(xp, input.dtype, target.dtype)
-    if xp.isdtype(dtype, "complex floating"):
+    if _xp.isdtype(xp, dtype, "complex floating"):
         raise TypeError("anyloss: complex inputs are not supported")
     work = _xp.compute_dtype(xp, dtype)
     d = _xp.astype(xp, input, work) - _xp.astype(xp, target, work)
