@@ -147,11 +147,11 @@ def abs_(xp: Any, d: Any) -> Any:
 
 def const(xp: Any, value: float, like: Any) -> Any:
     """A 0-D array holding ``value`` with the dtype and device of ``like``."""
-    return xp.asarray(value, dtype=like.dtype, device=aac.device(like))
+    return xp.asarray(value, dtype=like.dtype, device=backend_for(xp).device(like))
 
 
 def full_like(xp: Any, like: Any, value: float) -> Any:
-    return xp.full(like.shape, value, dtype=like.dtype, device=aac.device(like))
+    return xp.full(like.shape, value, dtype=like.dtype, device=backend_for(xp).device(like))
 
 
 def numel(shape: tuple[int | None, ...]) -> int:
@@ -226,10 +226,13 @@ def straight_through(xp: Any, x: Any, replacement: Any) -> Any:
 
 def softplus(xp: Any, x: Any) -> Any:
     """log(1 + exp(x)) without overflow, with derivative sigmoid(x) everywhere (½ at 0)."""
-    positive = x > 0
-    # exp of -|x| written without abs: both branches stay finite, so do their gradients.
-    e = xp.exp(xp.where(positive, -x, x))
-    return xp.where(positive, x + xp.log1p(e), xp.log1p(e))
+    return backend_for(xp).softplus(x)
+
+
+def softplus_pair(xp: Any, x: Any) -> tuple[Any, Any]:
+    """``(softplus(x), softplus(−x))``, the same values as two :func:`softplus` calls
+    (NumPy computes the exp and log1p they share once)."""
+    return backend_for(xp).softplus_pair(x)
 
 
 def log_sigmoid(xp: Any, x: Any) -> Any:

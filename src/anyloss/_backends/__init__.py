@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._generic import Backend
+from ._generic import Backend, NumPyBackend
 
 __all__ = ["Backend", "backend_for", "namespace_for_type", "native_function", "native_paths"]
 
@@ -45,6 +45,8 @@ def _make_backend(xp: Any) -> Backend:
         from ._jax import JaxBackend
 
         return JaxBackend(xp)
+    if name in ("numpy", "array_api_compat.numpy"):
+        return NumPyBackend(xp)
     return Backend(xp)
 
 

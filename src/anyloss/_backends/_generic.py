@@ -56,6 +56,18 @@ class Backend:
         """|x| with derivative 0 at 0 (torch's convention); no autodiff here, so plain abs."""
         return self.xp.abs(x)
 
+    def softplus(self, x: Any) -> Any:
+        """log(1 + exp(x)) without overflow, with derivative sigmoid(x) everywhere (½ at 0)."""
+        xp = self.xp
+        positive = x > 0
+        # exp of -|x| written without abs: both branches stay finite, so do their gradients.
+        e = xp.exp(xp.where(positive, -x, x))
+        return xp.where(positive, x + xp.log1p(e), xp.log1p(e))
+
+    def softplus_pair(self, x: Any) -> tuple[Any, Any]:
+        """``(softplus(x), softplus(−x))``."""
+        return self.softplus(x), self.softplus(-x)
+
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         value = init
         for i in range(lower, upper):
@@ -68,3 +80,32 @@ class Backend:
         Array libraries built on NumPy (array-api-strict, Dask's chunks) warn through NumPy.
         """
         return np.errstate(all="ignore")
+
+
+class NumPyBackend(Backend):
+    """NumPy: the generic capabilities, with ufuncs writing into the temporaries anyloss owns.
+
+    On large arrays a fresh temporary costs more than the arithmetic (each one is paged in
+    anew), so these keep to the fewest allocations.  Values are bit for bit the generic
+    forms': max(x, 0) + log1p(exp(−|x|)) is ``x + log1p(exp(−x))`` for x > 0 and
+    ``log1p(exp(x))`` otherwise.
+    """
+
+    def _log1p_exp_neg_abs(self, x: Any) -> Any:
+        out = np.abs(x, out=np.empty_like(x))
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        return np.log1p(out, out=out)
+
+    def softplus(self, x: Any) -> Any:
+        out = self._log1p_exp_neg_abs(x)
+        out += np.maximum(x, 0)
+        return out
+
+    def softplus_pair(self, x: Any) -> tuple[Any, Any]:
+        shared = self._log1p_exp_neg_abs(x)
+        positive = np.maximum(x, 0)
+        positive += shared
+        negative = np.minimum(x, 0)
+        np.subtract(shared, negative, out=negative)
+        return positive, negative

@@ -826,7 +826,9 @@ def multilabel_soft_margin_loss(
         work = _xp.compute_dtype(xp, dtype)
         x = _xp.astype(xp, input, work)
         t = _xp.astype(xp, target, work)
-        loss = -(t * _xp.log_sigmoid(xp, x) + (1.0 - t) * _xp.log_sigmoid(xp, -x))
+        # torch's −(t·logσ(x) + (1 − t)·logσ(−x)), with logσ(±x) = −softplus(∓x).
+        softplus_x, softplus_neg_x = _xp.softplus_pair(xp, x)
+        loss = t * softplus_neg_x + (1.0 - t) * softplus_x
         if weight is not None:
             loss = loss * _xp.astype(xp, weight, work)
         if loss.shape != shape:

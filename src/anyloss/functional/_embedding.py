@@ -30,7 +30,7 @@ def _clamp_min_zero(xp: Any, z: Any) -> Any:
     ``maximum(z, 0)`` would split the gradient at the tie and ``where(z >= 0, z, 0)``
     would turn NaN into 0.
     """
-    return xp.where(z < 0, xp.zeros_like(z), z)
+    return xp.where(z < 0, _xp.const(xp, 0, z), z)
 
 
 def _resolve_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
@@ -110,7 +110,8 @@ def margin_ranking_loss(
         x1 = _xp.astype(xp, input1, work)
         x2 = _xp.astype(xp, input2, work)
         t = _xp.astype(xp, target, work)
-        loss = _clamp_min_zero(xp, -t * (x1 - x2) + float(margin))
+        # m − t·(x1 − x2) is torch's −t·(x1 − x2) + m to the bit, one pass shorter.
+        loss = _clamp_min_zero(xp, float(margin) - t * (x1 - x2))
         return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
@@ -184,7 +185,7 @@ def hinge_embedding_loss(
         x = _xp.astype(xp, input, work)
         # torch's kernel converts the margin to the input's dtype: integers truncate it.
         m = int(margin) if integral else float(margin)
-        zero = xp.zeros_like(x)
+        zero = _xp.const(xp, 0, x)
         hinge = _clamp_min_zero(xp, m - x)
         loss = xp.where(target != 1, hinge, zero) + xp.where(target != -1, x, zero)
         loss = _reduction.apply(xp, loss, reduction)
