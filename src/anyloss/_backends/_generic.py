@@ -68,6 +68,31 @@ class Backend:
         """``(softplus(x), softplus(−x))``."""
         return self.softplus(x), self.softplus(-x)
 
+    def logsumexp(self, x: Any, axis: int, keepdims: bool) -> Any:
+        """log(sum(exp(x))) along ``axis``, shifted by the maximum (exact for logits 1e4 apart)."""
+        xp = self.xp
+        m = xp.max(x, axis=axis, keepdims=True)
+        m = self.stop_gradient(xp.where(xp.isfinite(m), m, xp.zeros_like(m)))
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+        return out if keepdims else xp.squeeze(out, axis=axis)
+
+    def clamp_min_zero(self, z: Any) -> Any:
+        """torch's ``clamp_min(z, 0)``: the gradient passes at exactly 0, and NaN stays NaN.
+
+        ``maximum(z, 0)`` would split the gradient at the tie and ``where(z >= 0, z, 0)``
+        would turn NaN into 0.
+        """
+        xp = self.xp
+        return xp.where(z < 0, xp.asarray(0, dtype=z.dtype, device=self.device(z)), z)
+
+    def hinge_excluding(self, z: Any, index: Any) -> Any:
+        """``z`` where ``z > 0`` (strictly: no gradient at 0; NaN gives 0), and 0 in column
+        ``index[n]`` of each row ``n`` of the 2-D ``z``: the terms of torch's margin kernels."""
+        xp = self.xp
+        columns = xp.arange(z.shape[1], dtype=index.dtype, device=self.device(index))
+        keep = (z > 0) & (xp.expand_dims(index, axis=1) != columns)
+        return xp.where(keep, z, xp.asarray(0, dtype=z.dtype, device=self.device(z)))
+
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         value = init
         for i in range(lower, upper):
@@ -109,3 +134,22 @@ class NumPyBackend(Backend):
         negative = np.minimum(x, 0)
         np.subtract(shared, negative, out=negative)
         return positive, negative
+
+    def clamp_min_zero(self, z: Any) -> Any:
+        # maximum keeps NaN, as clamp_min; a masked where is several times slower.
+        return np.maximum(z, 0)
+
+    def hinge_excluding(self, z: Any, index: Any) -> Any:
+        # fmax(NaN, 0) is 0, as torch's `if (z > 0)`; the excluded column is zeroed in place.
+        out = np.fmax(z, 0)
+        if out.size:
+            np.put_along_axis(out, np.expand_dims(index, axis=1), 0, axis=1)
+        return out
+
+    def logsumexp(self, x: Any, axis: int, keepdims: bool) -> Any:
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, np.zeros_like(m))
+        shifted = np.subtract(x, m)  # the one full-size temporary, exponentiated in place
+        np.exp(shifted, out=shifted)
+        out = np.log(np.sum(shifted, axis=axis, keepdims=True)) + m
+        return out if keepdims else np.squeeze(out, axis=axis)

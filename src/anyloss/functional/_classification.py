@@ -156,8 +156,13 @@ def _class_shape(ndim: int, class_dim: int, size: int) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def _nll_terms(xp: Any, logp: Any, target: Any, weight: Any, ignore_index: int) -> tuple[Any, Any, Any, Any]:
+def _nll_terms(
+    xp: Any, logp: Any, target: Any, weight: Any, ignore_index: int, lse: Any = None
+) -> tuple[Any, Any, Any, Any]:
     """The per-element NLL ``−w[t]·logp[t]`` (0 where ignored) and the weights ``w[t]``.
+
+    With ``lse`` (the log-sum-exp along the class axis, kept), ``logp`` holds logits and
+    ``logp[t]`` is ``logits[t] − lse``: the same numbers, without a full log_softmax.
 
     ``logp`` is in the compute dtype; ``weight`` (if any) is a (C,) array in that dtype.
     Returns the loss, the weights of the non-ignored targets (the 'mean' denominator's
@@ -176,6 +181,8 @@ def _nll_terms(xp: Any, logp: Any, target: Any, weight: Any, ignore_index: int) 
     use = valid & in_range
     safe_t = xp.where(use, t, xp.zeros_like(t))
     picked = _xp.gather_class(xp, logp, safe_t, axis=class_dim)
+    if lse is not None:
+        picked = picked - xp.squeeze(lse, axis=class_dim)
     zero = xp.zeros_like(picked)
     # Sanitised before the product: an ignored position may have picked a −inf log-probability.
     picked = xp.where(use, picked, zero)
@@ -439,7 +446,13 @@ def cross_entropy(
             )
         work = _xp.compute_dtype(xp, input.dtype)
         w = _weight_in(xp, weight, work)
-        logp = _log_softmax(xp, _xp.astype(xp, input, work), axis=class_dim)
+        x = _xp.astype(xp, input, work)
+        if not smoothing and _xp.numel(x.shape) > 0:
+            # Only the target's log-probability is needed: logits[t] − logsumexp.
+            lse = _xp.logsumexp(xp, x, axis=class_dim, keepdims=True)
+            loss, w_t, _, _ = _nll_terms(xp, x, target, w, ignore_index, lse=lse)
+            return _xp.finish(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
+        logp = _log_softmax(xp, x, axis=class_dim)
         loss, w_t, valid, _ = _nll_terms(xp, logp, target, w, ignore_index)
         if not smoothing:
             return _xp.finish(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
@@ -586,13 +599,12 @@ def multi_margin_loss(
             raise RuntimeError("target out of range")
         safe_t = xp.where(in_range, t, xp.zeros_like(t))
         x_t = _xp.gather_class(xp, x, safe_t, axis=1)
-        z = margin - xp.expand_dims(x_t, axis=1) + x
-        classes = _positions(xp, xp.zeros_like(x, dtype=t.dtype))
-        is_target = xp.expand_dims(safe_t, axis=1) == classes
+        # torch's z = margin − x[y] + x_j, left to right: the first difference is per row.
+        z = xp.expand_dims(margin - x_t, axis=1) + x
         # Strict >: a term exactly at the margin passes no gradient, as torch's kernel.
-        active = (z > 0) & ~is_target
-        h = z if p == 1 else z * z
-        h = xp.where(active, h, xp.zeros_like(h))
+        h = backend_for(xp).hinge_excluding(z, safe_t)
+        if p == 2:
+            h = h * h
         if weight is not None:
             w_t = _xp.gather_class(
                 xp, xp.broadcast_to(xp.reshape(weight, (1, n_classes)), x.shape), safe_t, axis=1

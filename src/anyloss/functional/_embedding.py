@@ -25,12 +25,8 @@ _COSINE_EPS = 9.999999960041972e-13
 
 
 def _clamp_min_zero(xp: Any, z: Any) -> Any:
-    """torch's ``clamp_min(z, 0)``: the gradient passes at exactly 0, and NaN stays NaN.
-
-    ``maximum(z, 0)`` would split the gradient at the tie and ``where(z >= 0, z, 0)``
-    would turn NaN into 0.
-    """
-    return xp.where(z < 0, _xp.const(xp, 0, z), z)
+    """torch's ``clamp_min(z, 0)`` (the gradient passes at 0, NaN stays NaN)."""
+    return backend_for(xp).clamp_min_zero(z)
 
 
 def _resolve_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
