@@ -39,7 +39,10 @@ class TorchBackend(Backend):
     def is_concrete(self, x: Any) -> bool:
         # Under torch.compile, and for torch.func's wrapped tensors (vmap, grad), values
         # cannot be read without breaking the graph or the transform.
-        if torch.compiler.is_compiling() or _is_fake(x):
+        if torch.compiler.is_compiling():
+            return False
+        # Fake tensors are a subclass: a plain Tensor is never one (and this check is cheap).
+        if type(x) is not torch.Tensor and _is_fake(x):
             return False
         return not torch._C._functorch.is_functorch_wrapped_tensor(x)
 
