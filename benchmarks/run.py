@@ -57,7 +57,7 @@ class Settings:
         """Seconds of samples per (anyloss, peer) pair, beyond the minimum rounds."""
         if self.quick:
             return 0.05
-        return {"small": 0.3, "medium": 0.3, "large": 0.8}[size]
+        return {"small": 0.2, "medium": 0.2, "large": 0.5}[size]
 
     def min_rounds(self, size: str) -> int:
         return 3 if (self.quick or size == "large") else 5

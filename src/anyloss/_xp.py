@@ -218,6 +218,8 @@ def straight_through(xp: Any, x: Any, replacement: Any) -> Any:
     Spelt ``sg(replacement) + (x − sg(x))`` rather than ``x + sg(replacement − x)``, so the
     value is ``replacement`` exactly even when ``x`` is far from it.
     """
+    if not backend_for(xp).differentiable:
+        return replacement
     return stop_gradient(xp, replacement) + (x - stop_gradient(xp, x))
 
 

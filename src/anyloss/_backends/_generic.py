@@ -76,14 +76,15 @@ class Backend:
         out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
         return out if keepdims else xp.squeeze(out, axis=axis)
 
-    def clamp_min_zero(self, z: Any) -> Any:
-        """torch's ``clamp_min(z, 0)``: the gradient passes at exactly 0, and NaN stays NaN.
+    def clamp_min(self, z: Any, floor: float) -> Any:
+        """torch's ``clamp_min(z, floor)``: the gradient passes at exactly ``floor``, and NaN
+        stays NaN.
 
-        ``maximum(z, 0)`` would split the gradient at the tie and ``where(z >= 0, z, 0)``
-        would turn NaN into 0.
+        ``maximum(z, floor)`` would split the gradient at the tie and
+        ``where(z >= floor, z, floor)`` would turn NaN into ``floor``.
         """
         xp = self.xp
-        return xp.where(z < 0, xp.asarray(0, dtype=z.dtype, device=self.device(z)), z)
+        return xp.where(z < floor, xp.asarray(floor, dtype=z.dtype, device=self.device(z)), z)
 
     def hinge_excluding(self, z: Any, index: Any) -> Any:
         """``z`` where ``z > 0`` (strictly: no gradient at 0; NaN gives 0), and 0 in column
@@ -135,9 +136,9 @@ class NumPyBackend(Backend):
         np.subtract(shared, negative, out=negative)
         return positive, negative
 
-    def clamp_min_zero(self, z: Any) -> Any:
+    def clamp_min(self, z: Any, floor: float) -> Any:
         # maximum keeps NaN, as clamp_min; a masked where is several times slower.
-        return np.maximum(z, 0)
+        return np.maximum(z, np.asarray(floor, dtype=z.dtype))
 
     def hinge_excluding(self, z: Any, index: Any) -> Any:
         # fmax(NaN, 0) is 0, as torch's `if (z > 0)`; the excluded column is zeroed in place.

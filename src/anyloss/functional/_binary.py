@@ -26,7 +26,7 @@ def _rounded(xp: Any, a: Any, dtype: Any) -> Any:
 
 def _clamped_log(xp: Any, v: Any) -> Any:
     # std::max(log(v), -100): a NaN log stays NaN, as in torch's kernel.
-    return xp.where(v < _LOG_FLOOR, xp.full_like(v, _LOG_FLOOR), v)
+    return backend_for(xp).clamp_min(v, _LOG_FLOOR)
 
 
 @fill

@@ -166,7 +166,8 @@ def _nll_terms(
 
     ``logp`` is in the compute dtype; ``weight`` (if any) is a (C,) array in that dtype.
     Returns the loss, the weights of the non-ignored targets (the 'mean' denominator's
-    terms), the validity mask and the safe class index (0 where ignored or out of range).
+    terms; None when every target counts with weight 1), the validity mask and the safe
+    class index (0 where ignored or out of range).
     An out-of-range index that is not ignored gives NaN: eager backends raised already,
     lazy ones must not gather out of bounds.
     """
@@ -177,6 +178,13 @@ def _nll_terms(
         t = xp.reshape(t, ())
     valid = t != ignore_index
     _check_class_range(xp, t, valid, n_classes)
+    if weight is None and _xp.is_concrete(xp, valid) and bool(xp.all(valid)):
+        # Eager, nothing ignored, every class in range (checked above): nothing to mask, and
+        # the 'mean' denominator is the count (``w_t`` None).
+        picked = _xp.gather_class(xp, logp, t, axis=class_dim)
+        if lse is not None:
+            picked = picked - xp.squeeze(lse, axis=class_dim)
+        return -picked, None, valid, t
     in_range = (t >= 0) & (t < n_classes)
     use = valid & in_range
     safe_t = xp.where(use, t, xp.zeros_like(t))
@@ -204,6 +212,8 @@ def _reduce_nll(xp: Any, loss: Any, w_t: Any, reduction: str) -> Any:
         return xp.sum(loss)
     # Weighted mean over the non-ignored targets; 0/0 when all are ignored is torch's NaN,
     # and its gradient is 0 because every ignored position is masked out by where.
+    if w_t is None:
+        return _reduction.mean(xp, loss)
     return xp.sum(loss) / xp.sum(w_t)
 
 
@@ -466,7 +476,7 @@ def cross_entropy(
         elif reduction == "sum":
             nll_part, smooth_part = xp.sum(loss), xp.sum(smooth)
         else:
-            total = xp.sum(w_t)
+            total = _xp.numel(loss.shape) if w_t is None else xp.sum(w_t)
             nll_part, smooth_part = xp.sum(loss) / total, xp.sum(smooth) / total
         out = (1.0 - label_smoothing) * nll_part + smooth_part * (label_smoothing / logp.shape[class_dim])
         return _xp.finish(xp, out, input.dtype)

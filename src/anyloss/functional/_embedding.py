@@ -26,7 +26,7 @@ _COSINE_EPS = 9.999999960041972e-13
 
 def _clamp_min_zero(xp: Any, z: Any) -> Any:
     """torch's ``clamp_min(z, 0)`` (the gradient passes at 0, NaN stays NaN)."""
-    return backend_for(xp).clamp_min_zero(z)
+    return backend_for(xp).clamp_min(z, 0)
 
 
 def _resolve_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:

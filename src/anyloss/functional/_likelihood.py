@@ -320,11 +320,9 @@ def gaussian_nll_loss(
         if scalar_var:
             # torch's var array: filled like input in var's dtype, clamped there.
             v = xp.full_like(input, var, dtype=var_dtype)
-            floor = xp.full_like(v, eps)
-            v = _xp.astype(xp, xp.where(v < floor, floor, v), work)
+            v = _xp.astype(xp, backend_for(xp).clamp_min(v, eps), work)
         else:
-            floor = xp.full_like(var, eps)
-            clamped = _xp.astype(xp, xp.where(var < floor, floor, var), work)
+            clamped = _xp.astype(xp, backend_for(xp).clamp_min(var, eps), work)
             v = _xp.astype(xp, var, work)
             # torch clamps under no_grad, so the gradient reaches var unchanged.
             v = _xp.straight_through(xp, v, clamped)
