@@ -230,6 +230,24 @@ def test_every_file_format(fmt, tmp_path, capsys) -> None:
     assert after == before  # nothing is written over
 
 
+@pytest.mark.parametrize("shape", [(37, 5), (9,), ()])
+def test_npz_members_stored_uncompressed_are_memory_mapped(shape, tmp_path) -> None:
+    # np.savez stores members as they are: each is a .npy inside the zip, mapped in place;
+    # np.savez_compressed members must be inflated, and are read whole.
+    x = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+    padding = np.arange(11)
+    np.savez(tmp_path / "plain.npz", first=padding, x=x)
+    np.savez_compressed(tmp_path / "zipped.npz", first=padding, x=x)
+    stored = _eval.open_source(f"{tmp_path}/plain.npz:x")
+    assert isinstance(stored, _eval.NpySource)
+    assert isinstance(_eval.open_source(f"{tmp_path}/plain.npz:first"), _eval.NpySource)
+    assert isinstance(_eval.open_source(f"{tmp_path}/zipped.npz:x"), _eval.ArraySource)
+    assert stored.shape == x.shape and stored.dtype == x.dtype
+    np.testing.assert_array_equal(stored.read_all(), x)
+    if shape:
+        np.testing.assert_array_equal(stored.read(3, 8), x[3:8])
+
+
 def test_list_and_info(capsys) -> None:
     code, out, err = run(["list"], capsys)
     assert code == 0 and err == ""

@@ -336,7 +336,7 @@ class Source:
 
 
 class ArraySource(Source):
-    """An array already in memory (an .npz member; a small file)."""
+    """An array already in memory (a compressed .npz member; a small file)."""
 
     def __init__(self, array: np.ndarray, name: str) -> None:
         self.array, self.name = array, name
@@ -360,9 +360,10 @@ class NpySource(Source):
     shape, dtype): Dask workers open the file themselves.
     """
 
-    def __init__(self, path: str, name: str) -> None:
+    def __init__(self, path: str, name: str, start: int = 0, size: int | None = None) -> None:
         self.path, self.name = path, name
         with open(path, "rb") as f:
+            f.seek(start)
             version = np.lib.format.read_magic(f)
             reader = {(1, 0): np.lib.format.read_array_header_1_0,
                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
@@ -372,8 +373,8 @@ class NpySource(Source):
             self.offset = f.tell()
         if dtype.hasobject:
             raise EvalError(f"{name}: object arrays are not supported")
-        expected = self.offset + _xp.numel(shape) * dtype.itemsize
-        if os.path.getsize(path) < expected:
+        end = os.path.getsize(path) if size is None else start + size
+        if end < self.offset + _xp.numel(shape) * dtype.itemsize:
             raise EvalError(f"{name}: the file is truncated")
         self.shape, self.dtype, self.fortran = tuple(shape), dtype, fortran
 
@@ -382,8 +383,10 @@ class NpySource(Source):
                          shape=self.shape, order="F" if self.fortran else "C")
 
     def read(self, start: int, stop: int, axis: int = 0) -> np.ndarray:
-        if not self.shape or _xp.numel(self.shape) == 0:
+        if _xp.numel(self.shape) == 0:
             return np.zeros(self.shape, self.dtype)
+        if not self.shape:  # a 0-D array: its one element
+            return np.fromfile(self.path, dtype=self.dtype, count=1, offset=self.offset).reshape(())
         if axis < 0:
             start, stop, axis = 0, self.shape[0], 0
         if axis == 0 and not self.fortran:
@@ -626,6 +629,21 @@ def _split(spec: str) -> tuple[str, str | None]:
     return path, column or None
 
 
+def _stored_member(path: str, member: str) -> tuple[int, int] | None:
+    """(offset, size) of an uncompressed zip member's bytes, which can be memory-mapped;
+    None for a compressed one."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+        if info.compress_type != zipfile.ZIP_STORED:
+            return None
+        with open(path, "rb") as f:
+            f.seek(info.header_offset)
+            local = f.read(30)  # the local file header; its name and extra field follow
+        name_length = int.from_bytes(local[26:28], "little")
+        extra_length = int.from_bytes(local[28:30], "little")
+        return info.header_offset + 30 + name_length + extra_length, info.file_size
+
+
 def open_source(spec: str, name: str = "input") -> Source:
     """The array named by ``FILE[:COLUMN]`` (.npy, .npz, .csv, .parquet/.pq)."""
     path, column = _split(spec)
@@ -653,7 +671,10 @@ def open_source(spec: str, name: str = "input") -> Source:
                     column = keys[0]
                 if column not in keys:
                     raise EvalError(f"{where}: no array '{column}' (arrays: {', '.join(keys)})")
-                return ArraySource(members[column], where)
+                stored = _stored_member(path, column + ".npy")
+                if stored is not None:  # np.savez: the member's bytes are a .npy in place
+                    return NpySource(path, where, *stored)
+                return ArraySource(members[column], where)  # np.savez_compressed
         if suffix in (".csv", ".txt"):
             return CsvSource(path, column, where)
         if suffix in (".parquet", ".pq"):
