@@ -274,7 +274,8 @@ def _capabilities() -> str:
     from anyloss._backends import _generic
 
     sys.path.insert(0, str(ROOT / "src"))
-    classes = [("generic (NumPy, Dask, array-api-strict, CuPy, …)", _generic.Backend)]
+    classes = [("generic (Dask, array-api-strict, CuPy, …)", _generic.Backend),
+               ("NumPy", _generic.NumPyBackend)]
     from anyloss._backends import _jax, _torch
 
     classes += [("JAX", _jax.JaxBackend), ("torch", _torch.TorchBackend)]
@@ -295,7 +296,8 @@ def _capabilities() -> str:
                 row.append(_summary(value) or "own")
             else:
                 row.append("default")
-        lines.append("| " + " | ".join(row) + " |")
+        # A docstring's |x| would end the table cell.
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     # Which losses take torch's own kernel for torch tensors.
     import torch
 

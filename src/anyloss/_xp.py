@@ -71,9 +71,7 @@ _name_cache: dict[tuple[type, Any], str] = {}
 
 
 def isdtype(xp: Any, dtype: Any, kind: Any) -> bool:
-    """``xp.isdtype``, remembered per (dtype, kind): every loss asks it several times a call.
-
-    """
+    """``xp.isdtype``, remembered per (dtype, kind): every loss asks it several times a call."""
     key = (type(dtype), dtype, kind)
     try:
         return _isdtype_cache[key]

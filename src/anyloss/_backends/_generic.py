@@ -124,11 +124,13 @@ class NumPyBackend(Backend):
         return np.log1p(out, out=out)
 
     def softplus(self, x: Any) -> Any:
+        """max(x, 0) + log1p(exp(−|x|)) into one owned temporary (two allocations)."""
         out = self._log1p_exp_neg_abs(x)
         out += np.maximum(x, 0)
         return out
 
     def softplus_pair(self, x: Any) -> tuple[Any, Any]:
+        """Both softplus values from one shared exp and log1p."""
         shared = self._log1p_exp_neg_abs(x)
         positive = np.maximum(x, 0)
         positive += shared
@@ -137,17 +139,18 @@ class NumPyBackend(Backend):
         return positive, negative
 
     def clamp_min(self, z: Any, floor: float) -> Any:
-        # maximum keeps NaN, as clamp_min; a masked where is several times slower.
+        """``maximum(z, floor)``: keeps NaN as clamp_min does; a masked where is several times slower."""
         return np.maximum(z, np.asarray(floor, dtype=z.dtype))
 
     def hinge_excluding(self, z: Any, index: Any) -> Any:
-        # fmax(NaN, 0) is 0, as torch's `if (z > 0)`; the excluded column is zeroed in place.
+        """``fmax(z, 0)`` (NaN gives 0, as torch's ``if (z > 0)``), the excluded column zeroed in place."""
         out = np.fmax(z, 0)
         if out.size:
             np.put_along_axis(out, np.expand_dims(index, axis=1), 0, axis=1)
         return out
 
     def logsumexp(self, x: Any, axis: int, keepdims: bool) -> Any:
+        """The shifted sum with one full-size temporary, exponentiated in place."""
         m = np.max(x, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, np.zeros_like(m))
         shifted = np.subtract(x, m)  # the one full-size temporary, exponentiated in place
