@@ -74,28 +74,40 @@ def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     return x - np.log(np.exp(x).sum(axis=axis, keepdims=True))
 
 
+def _randn(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal float32 values, drawn in float32 (twice as fast as drawing float64)."""
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+def _uniform(rng: np.random.Generator, low: float, high: float, shape: tuple[int, ...]) -> np.ndarray:
+    out = rng.random(shape, dtype=np.float32)
+    out *= high - low
+    out += low
+    return out
+
+
 def _pm1(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return _f32(rng.integers(0, 2, size=shape) * 2 - 1)
 
 
 def _elementwise(loss: str, shape: tuple[int, ...], rng: np.random.Generator) -> Case:
     def randn() -> np.ndarray:
-        return _f32(rng.standard_normal(shape))
+        return _randn(rng, shape)
 
     if loss in ("l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"):
         return Case(loss, "", "", [randn(), randn()])
     if loss == "binary_cross_entropy":
-        return Case(loss, "", "", [_f32(rng.uniform(0.01, 0.99, shape)), _f32(rng.uniform(0, 1, shape))])
+        return Case(loss, "", "", [_uniform(rng, 0.01, 0.99, shape), _uniform(rng, 0, 1, shape)])
     if loss == "binary_cross_entropy_with_logits":
-        return Case(loss, "", "", [randn(), _f32(rng.uniform(0, 1, shape))])
+        return Case(loss, "", "", [randn(), _uniform(rng, 0, 1, shape)])
     if loss == "poisson_nll_loss":
-        return Case(loss, "", "", [_f32(0.5 * rng.standard_normal(shape)), _f32(rng.poisson(2.0, shape))])
+        return Case(loss, "", "", [0.5 * _randn(rng, shape), _f32(rng.poisson(2.0, shape))])
     if loss == "gaussian_nll_loss":
-        return Case(loss, "", "", [randn(), randn(), _f32(rng.uniform(0.5, 2.0, shape))], diff=(0, 2))
+        return Case(loss, "", "", [randn(), randn(), _uniform(rng, 0.5, 2.0, shape)], diff=(0, 2))
     if loss == "kl_div":
         # 'batchmean' is the reduction people use: 'mean' warns on every call in torch.
-        x = _f32(_log_softmax(rng.standard_normal(shape), axis=-1))
-        t = _f32(np.exp(_log_softmax(rng.standard_normal(shape), axis=-1)))
+        x = _log_softmax(_randn(rng, shape), axis=-1)
+        t = np.exp(_log_softmax(_randn(rng, shape), axis=-1))
         return Case(loss, "", "", [x, t], {"reduction": "batchmean"})
     if loss == "margin_ranking_loss":
         return Case(loss, "", "", [randn(), randn(), _pm1(rng, shape)], diff=(0, 1))
@@ -108,7 +120,7 @@ def _rows(loss: str, shape: tuple[int, int], rng: np.random.Generator) -> Case:
     n, c = shape
 
     def randn() -> np.ndarray:
-        return _f32(rng.standard_normal(shape))
+        return _randn(rng, shape)
 
     def classes() -> np.ndarray:
         return rng.integers(0, c, size=n, dtype=np.int64)
@@ -116,7 +128,7 @@ def _rows(loss: str, shape: tuple[int, int], rng: np.random.Generator) -> Case:
     if loss == "cross_entropy":
         return Case(loss, "", "", [randn(), classes()])
     if loss == "nll_loss":
-        return Case(loss, "", "", [_f32(_log_softmax(rng.standard_normal(shape), axis=1)), classes()])
+        return Case(loss, "", "", [_log_softmax(_randn(rng, shape), axis=1), classes()])
     if loss == "multi_margin_loss":
         return Case(loss, "", "", [randn(), classes()])
     if loss == "multilabel_margin_loss":
@@ -137,7 +149,7 @@ def _rows(loss: str, shape: tuple[int, int], rng: np.random.Generator) -> Case:
 
 def _ctc(shape: tuple[int, int, int, int], rng: np.random.Generator) -> Case:
     t, n, c, s = shape
-    log_probs = _f32(_log_softmax(rng.standard_normal((t, n, c)), axis=2))
+    log_probs = _log_softmax(_randn(rng, (t, n, c)), axis=2)
     targets = rng.integers(1, c, size=(n, s), dtype=np.int64)
     input_lengths = np.full(n, t, dtype=np.int64)
     target_lengths = rng.integers(max(1, s // 2), s + 1, size=n, dtype=np.int64)

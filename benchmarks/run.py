@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import platform
 import statistics
 import subprocess
@@ -70,23 +71,36 @@ def _sample(f: Callable[[], Any], k: int) -> float:
     return (time.perf_counter_ns() - t0) / k
 
 
-def _calibrate(f: Callable[[], Any], target_ns: float = 2.5e5) -> int:
+def _calibrate(f: Callable[[], Any], target_ns: float = 2.5e5) -> tuple[int, float | None]:
+    """Calls per sample, and the first sample when one call alone lasts a sample."""
     one = _sample(f, 1)
     if one >= target_ns:
-        return 1
+        return 1, one
     k = max(1, int(target_ns / max(_sample(f, 3), 1.0)))
-    return min(k, 20_000)
+    return min(k, 20_000), None
 
 
 def time_pair(
-    fa: Callable[[], Any] | None, fb: Callable[[], Any] | None, budget: float, min_rounds: int
+    fa: Callable[[], Any] | None,
+    fb: Callable[[], Any] | None,
+    budget: float,
+    min_rounds: int,
+    warm: bool = False,
 ) -> dict[str, Any]:
-    """Median (and best) ns per call of ``fa`` (anyloss) and ``fb`` (its peer); None skips one."""
+    """Median (and best) ns per call of ``fa`` (anyloss) and ``fb`` (its peer); None skips one.
+
+    ``warm``: both were just called (by the value check), so no warm-up call is made.
+    """
     named = [(name, f) for name, f in (("anyloss", fa), ("peer", fb)) if f is not None]
-    for _, f in named:  # warm-up; compiled functions were already called once
-        f()
-    ks = [_calibrate(f) for _, f in named]
-    samples: list[list[float]] = [[] for _ in named]
+    if not warm:  # compiled functions were already called once
+        for _, f in named:
+            f()
+    ks: list[int] = []
+    samples: list[list[float]] = []
+    for _, f in named:
+        k, first = _calibrate(f)
+        ks.append(k)
+        samples.append([] if first is None else [first])
     start = time.perf_counter()
     rounds = 0
     while rounds < min_rounds or (time.perf_counter() - start < budget and rounds < 2000):
@@ -109,6 +123,27 @@ def _close(a: Any, b: Any, what: str) -> None:
 
 
 # --- workers: one loss, one library -----------------------------------------------------
+
+
+#: Where a worker keeps the large cases it built, for the workers after it (``--cache``).
+_CASE_CACHE: Path | None = None
+
+
+def _build_case(loss: str, size: str) -> _cases.Case:
+    """The case, built once per run at the large size: drawing a few hundred million random
+    numbers costs more than reading them back, and each library's worker needs them."""
+    if size != "large" or _CASE_CACHE is None:
+        return _cases.build(loss, size)
+    path = _CASE_CACHE / f"{loss}.{size}.pickle"
+    if path.exists():
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    case = _cases.build(loss, size)
+    partial_path = path.with_suffix(".partial")
+    with open(partial_path, "wb") as f:
+        pickle.dump(case, f, protocol=pickle.HIGHEST_PROTOCOL)
+    partial_path.rename(path)  # complete files only, should this worker be killed
+    return case
 
 
 def _anyloss_function(loss: str) -> Callable[..., Any] | None:
@@ -134,9 +169,11 @@ def _measure(
 ) -> None:
     """Check anyloss against its peer, then time both (the peer alone if anyloss is absent)."""
     size = base["size"]
+    warm = False
     if fa is not None and fb is not None and check is not None:
         try:
-            check()
+            check()  # which also warms both up
+            warm = True
         except Exception as exc:  # a wrong value or a failure: the timing would mean nothing
             status = _describe(exc, "mismatch" if isinstance(exc, AssertionError) else "error")
             fa = None
@@ -144,7 +181,7 @@ def _measure(
         _record(out, **base, status=status, anyloss_ns=None, peer_ns=None, ratio=None, **extra)
         return
     try:
-        timed = time_pair(fa, fb, settings.budget(size), settings.min_rounds(size))
+        timed = time_pair(fa, fb, settings.budget(size), settings.min_rounds(size), warm=warm)
     except Exception as exc:
         _record(out, **base, status=_describe(exc, "error"), **extra)
         return
@@ -195,7 +232,7 @@ def worker_numpy(loss: str, sizes: list[str], settings: Settings, out: Any) -> N
     fn = _anyloss_function(loss)
     peer_name, peer = _peers.numpy_peer(loss)
     for size in sizes:
-        case = _cases.build(loss, size)
+        case = _build_case(loss, size)
         base = dict(
             loss=loss,
             size=size,
@@ -245,7 +282,7 @@ def worker_torch(loss: str, sizes: list[str], backends: list[str], settings: Set
     if "torch.compile" in backends:
         _compile_check(loss, fn, native, out)
     for size in sizes:
-        case = _cases.build(loss, size)
+        case = _build_case(loss, size)
         tensors = [torch.from_numpy(x) if isinstance(x, np.ndarray) else x for x in case.args]
         kw = case.kwargs
         for backend in backends:
@@ -384,7 +421,7 @@ def worker_jax(loss: str, sizes: list[str], settings: Settings, out: Any) -> Non
     fn = _anyloss_function(loss)
     peer_name, peer = _peers.jax_peer(loss)
     for size in sizes:
-        case = _cases.build(loss, size)
+        case = _build_case(loss, size)
         args = [jnp.asarray(x) if isinstance(x, np.ndarray) else x for x in case.args]
         kw = case.kwargs
         for pass_ in ("fwd", "fwd+bwd"):
@@ -455,7 +492,10 @@ def run_worker(argv: list[str]) -> None:
     p.add_argument("--backends", required=True)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", required=True)
+    p.add_argument("--cache", type=Path, default=None)
     a = p.parse_args(argv)
+    global _CASE_CACHE
+    _CASE_CACHE = a.cache
     settings = Settings(a.quick)
     sizes = a.sizes.split(",")
     if a.group == "torch":
@@ -590,6 +630,8 @@ def _run_group(
             ",".join(members),
             "--out",
             str(path),
+            "--cache",
+            str(tmp),
         ]
         if quick:
             cmd.append("--quick")
