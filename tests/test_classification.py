@@ -85,6 +85,46 @@ def test_out_of_range_class_index_is_nan_under_jit(fn, target):
     assert np.isfinite(np.asarray(grad)).all()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_multilabel_margin_with_traced_targets_matches_torch(reduction, dtype):
+    # Targets traced too, so the number of slots is not known when compiling: terms exactly
+    # at the margin (no gradient), entries after −1, duplicates, a row without −1 and one
+    # with nothing counted.
+    x = np.array(
+        [
+            [0.0, 1.0, 0.5, 2.0],
+            [1.0, 0.0, 1.0, 0.0],
+            [0.3, -1.2, 0.7, 0.1],
+            [0.5, 0.2, -0.3, 1.1],
+            [0.1, 0.2, 0.3, 0.4],
+        ],
+        dtype=dtype,
+    )
+    t = np.array([[1, -1, 0, 0], [0, 2, -1, 3], [2, 2, 0, -1], [1, 2, 3, 0], [-1, 1, 2, 3]])
+    leaf = torch.tensor(x, requires_grad=True)
+    expected = F.multilabel_margin_loss(leaf, torch.from_numpy(t), reduction=reduction)
+    weights = np.arange(1, expected.numel() + 1, dtype=dtype).reshape(tuple(expected.shape))
+    weighted = (expected * torch.from_numpy(weights)).sum()
+    weighted.backward()
+    want_grad = leaf.grad.numpy()
+    tangent = np.linspace(-1.0, 1.0, x.size, dtype=dtype).reshape(x.shape)
+
+    def objective(x, t):
+        return jnp.sum(anyloss.multilabel_margin_loss(x, t, reduction=reduction) * weights)
+
+    args = (jnp.asarray(x), jnp.asarray(t))
+    out = jax.jit(lambda x, t: anyloss.multilabel_margin_loss(x, t, reduction=reduction))(*args)
+    value, grad = jax.jit(jax.value_and_grad(objective))(*args)
+    _, forward = jax.jit(lambda x, t, v: jax.jvp(lambda x: objective(x, t), (x,), (v,)))(*args, tangent)
+    rtol = 1e-6 if dtype == "float32" else 1e-12
+    assert out.dtype == grad.dtype == x.dtype
+    np.testing.assert_allclose(np.asarray(out), expected.detach().numpy(), rtol=rtol)
+    np.testing.assert_allclose(float(value), weighted.item(), rtol=rtol)
+    np.testing.assert_allclose(np.asarray(grad), want_grad, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(float(forward), float(np.sum(want_grad * tangent)), rtol=rtol, atol=rtol)
+
+
 def test_cross_entropy_all_ignored_mean_is_nan_with_zero_gradient():
     x = jnp.asarray(X)
     t = jnp.full((3,), -100)

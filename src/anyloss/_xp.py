@@ -170,34 +170,11 @@ def with_gradient(xp: Any, value: Any, x: Any, grad: Any) -> Any:
     """``value`` whose derivative with respect to ``x`` is ``grad`` (first order): torch's
     hand-written backward formulas (BCE's clamp), including where they give ±inf or NaN.
 
-    ``value`` must be computed from ``stop_gradient(x)``.  Adding ``x·g − x·g`` alone
-    would make the value NaN once ``g`` or ``x`` is infinite.  Here every added term is
-    exactly 0 in value: the finite part of ``grad`` multiplies ``x − x`` (taken as 0 where
-    ``x`` itself is infinite); an infinite entry gets the derivative ``±B·B`` (B the
-    largest float, so the product overflows for any cotangent that is not tiny); a NaN
-    entry gets that of ``sqrt(u·u)`` at ``u = 0``, NaN.  Each kind sits in its own branch
-    of a ``where``, so that the zero cotangent of the branches not taken meets no infinity.
+    ``value`` must be computed from ``stop_gradient(x)`` and have ``x``'s shape; ``grad``
+    too, so that it is computed only where a backend differentiates (see
+    ``Backend.with_gradient``).
     """
-    if not backend_for(xp).differentiable:
-        return value
-    sg = stop_gradient
-    zero = xp.zeros_like(grad)
-    moving = xp.where(xp.isfinite(sg(xp, x)), x - sg(xp, x), xp.zeros_like(x))
-    finite, nan = xp.isfinite(grad), xp.isnan(grad)
-    big = float(xp.finfo(grad.dtype).max)
-    up = sg(xp, xp.where(grad == float("inf"), zero + big, zero))
-    down = sg(xp, xp.where(grad == -float("inf"), zero + big, zero))
-    at_nan = xp.where(nan, moving, xp.ones_like(moving))
-    delta = xp.where(
-        finite,
-        moving * sg(xp, xp.where(finite, grad, zero)),
-        xp.where(
-            nan,
-            xp.sqrt(at_nan * at_nan),
-            (moving * big) * up - (moving * big) * down,
-        ),
-    )
-    return value + delta
+    return backend_for(xp).with_gradient(value, x, grad)
 
 
 def zero_with_gradient(

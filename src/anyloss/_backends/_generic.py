@@ -17,6 +17,8 @@ class Backend:
 
     #: True when the framework tracks gradients through array operations.
     differentiable = False
+    #: True when ``fori_loop`` takes a trip count that is a traced (not yet known) value.
+    traced_loops = False
 
     def __init__(self, xp: Any) -> None:
         self.xp = xp
@@ -52,6 +54,39 @@ class Backend:
         g = self.stop_gradient(gradient(x, *aux))
         return zeros + xp.sum(x * g - self.stop_gradient(x * g), axis=axes)
 
+    def with_gradient(self, value: Any, x: Any, grad: Any) -> Any:
+        """``value`` whose derivative with respect to ``x`` is ``grad``, elementwise.
+
+        Written with array operations only, for frameworks without a custom-derivative
+        hook.  Adding ``x·g − x·g`` alone would make the value NaN once ``g`` or ``x`` is
+        infinite.  Here every added term is exactly 0 in value: the finite part of ``grad``
+        multiplies ``x − x`` (taken as 0 where ``x`` itself is infinite); an infinite entry
+        gets the derivative ``±B·B`` (B the largest float, so the product overflows for any
+        cotangent that is not tiny); a NaN entry gets that of ``sqrt(u·u)`` at ``u = 0``,
+        NaN.  Each kind sits in its own branch of a ``where``, so that the zero cotangent of
+        the branches not taken meets no infinity.
+        """
+        if not self.differentiable:
+            return value
+        xp, sg = self.xp, self.stop_gradient
+        zero = xp.zeros_like(grad)
+        moving = xp.where(xp.isfinite(sg(x)), x - sg(x), xp.zeros_like(x))
+        finite, nan = xp.isfinite(grad), xp.isnan(grad)
+        big = float(xp.finfo(grad.dtype).max)
+        up = sg(xp.where(grad == float("inf"), zero + big, zero))
+        down = sg(xp.where(grad == -float("inf"), zero + big, zero))
+        at_nan = xp.where(nan, moving, xp.ones_like(moving))
+        delta = xp.where(
+            finite,
+            moving * sg(xp.where(finite, grad, zero)),
+            xp.where(
+                nan,
+                xp.sqrt(at_nan * at_nan),
+                (moving * big) * up - (moving * big) * down,
+            ),
+        )
+        return value + delta
+
     def abs(self, x: Any) -> Any:
         """|x| with derivative 0 at 0 (torch's convention); no autodiff here, so plain abs."""
         return self.xp.abs(x)
@@ -85,6 +120,11 @@ class Backend:
         """
         xp = self.xp
         return xp.where(z < floor, xp.asarray(floor, dtype=z.dtype, device=self.device(z)), z)
+
+    def masked(self, z: Any, keep: Any) -> Any:
+        """``z`` where ``keep``, else 0 (exactly, also where ``z`` is ±inf or NaN)."""
+        xp = self.xp
+        return xp.where(keep, z, xp.asarray(0, dtype=z.dtype, device=self.device(z)))
 
     def hinge_excluding(self, z: Any, index: Any) -> Any:
         """``z`` where ``z > 0`` (strictly: no gradient at 0; NaN gives 0), and 0 in column
@@ -141,6 +181,16 @@ class NumPyBackend(Backend):
     def clamp_min(self, z: Any, floor: float) -> Any:
         """``maximum(z, floor)``: keeps NaN as clamp_min does; a masked where is several times slower."""
         return np.maximum(z, np.asarray(floor, dtype=z.dtype))
+
+    def masked(self, z: Any, keep: Any) -> Any:
+        """``z · keep`` when ``z`` is all finite (its sum is: one fast pass), else the ``where``.
+
+        The product is exact for finite ``z`` (a −0 in place of 0 aside) and several times
+        faster than ``where`` with a random mask.
+        """
+        if z.ndim and np.isfinite(np.sum(z)):
+            return np.multiply(z, keep, dtype=z.dtype)
+        return super().masked(z, keep)
 
     def hinge_excluding(self, z: Any, index: Any) -> Any:
         """``fmax(z, 0)`` (NaN gives 0, as torch's ``if (z > 0)``), the excluded column zeroed in place."""

@@ -3,6 +3,7 @@ multilabel_margin_loss, multilabel_soft_margin_loss."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .. import _checks, _reduction, _xp
@@ -654,9 +655,78 @@ def _multilabel_hinge_by_slot(xp: Any, x: Any, t: Any, positions: Any, counted: 
     return loss
 
 
+def _multilabel_slot(
+    xp: Any, x: Any, safe: Any, counted: Any, not_target: Any, j: Any
+) -> tuple[Any, Any, Any]:
+    """Slot ``j`` (a traced index) of every row: torch's z = 1 − x[t_j] + x_k, the pairs
+    that pass it (strict >: no gradient at the margin; non-target k of a counted slot
+    only), and the slot's targets, shape (N, 1)."""
+    column = xp.reshape(j, (1,))
+    t_j = xp.take(safe, column, axis=1)
+    picked = _xp.gather_class(xp, x, t_j[:, 0], axis=1)
+    z = (1.0 - xp.expand_dims(picked, axis=1)) + x
+    return z, (z > 0) & not_target & xp.take(counted, column, axis=1), t_j
+
+
+def _multilabel_gradient(xp: Any, x: Any, safe: Any, counted: Any, not_target: Any, slots: Any) -> Any:
+    """d loss_n / d x[n, k] of the slot sum: +1 for each active pair (j, k), and minus the
+    number of slot j's active pairs at column t_j (torch's kernel, before the 1/C)."""
+    positions = _positions(xp, safe)
+    one, zero = _xp.const(xp, 1.0, x), _xp.const(xp, 0.0, x)
+
+    def add_slot(j: Any, carry: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+        # Each slot subtracts the previous slot's count: its own (a row sum) goes to the
+        # next, so that the update of g does not wait for it and stays one pass.
+        g, count, t_previous = carry
+        _, active, t_j = _multilabel_slot(xp, x, safe, counted, not_target, j)
+        hits = xp.where(active, one, zero)
+        g = (g + hits) - xp.where(positions == t_previous, count, zero)
+        return g, xp.sum(hits, axis=1, keepdims=True), t_j
+
+    rows = (x.shape[0], 1)
+    dev = backend_for(xp).device(x)
+    init = (
+        xp.zeros_like(x),
+        xp.zeros(rows, dtype=x.dtype, device=dev),
+        xp.zeros(rows, dtype=safe.dtype, device=dev),
+    )
+    g, count, t_last = _xp.fori_loop(xp, 0, slots, add_slot, init)
+    return g - xp.where(positions == t_last, count, zero)
+
+
+def _multilabel_hinge_looped(xp: Any, x: Any, t: Any, positions: Any, counted: Any, end: Any) -> Any:
+    """The by-slot sum with a slot count that is not known yet (compiled code), in the
+    backend's loop: O(N·C) memory and O(N·C·slots) work.
+
+    Such a loop is not reverse-differentiable: the value is taken from ``stop_gradient(x)``
+    and torch's derivative attached by ``zero_with_gradient``.
+    """
+    slots = xp.max(end)
+    safe = xp.where(counted, t, xp.zeros_like(t))
+
+    def mark(j: Any, is_target: Any) -> Any:
+        column = xp.reshape(j, (1,))
+        return is_target | ((positions == xp.take(safe, column, axis=1)) & xp.take(counted, column, axis=1))
+
+    none = xp.zeros(t.shape, dtype=xp.bool, device=backend_for(xp).device(t))
+    not_target = ~_xp.fori_loop(xp, 0, slots, mark, none)
+    x_value = _xp.stop_gradient(xp, x)
+    zero = _xp.const(xp, 0.0, x)
+
+    def add_slot(j: Any, loss: Any) -> Any:
+        z, active, _ = _multilabel_slot(xp, x_value, safe, counted, not_target, j)
+        return loss + xp.sum(xp.where(active, z, zero), axis=1)
+
+    init = xp.zeros((x.shape[0],), dtype=x.dtype, device=backend_for(xp).device(x))
+    loss = _xp.fori_loop(xp, 0, slots, add_slot, init)
+    gradient = functools.partial(_multilabel_gradient, xp)
+    return loss + _xp.zero_with_gradient(xp, x, gradient, (safe, counted, not_target, slots), axes=(1,))
+
+
 def _multilabel_hinge_broadcast(xp: Any, x: Any, t: Any, positions: Any, counted: Any) -> Any:
     """The same sum with every (row, slot, class) triple at once: no loop for a compiler to
-    unroll and no value read, at O(N·C²) memory (the form for jit and Dask)."""
+    unroll and no value read, at O(N·C²) memory (the form for Dask, and for compiled code
+    whose loops need a known trip count)."""
     # one_hot[n, j, c]: entry j of row n names class c and counts.
     one_hot = (xp.expand_dims(t, axis=2) == xp.expand_dims(positions, axis=1)) & xp.expand_dims(
         counted, axis=2
@@ -764,6 +834,8 @@ def multilabel_margin_loss(
         counted = positions < end  # (N, j)
         if _xp.is_concrete(xp, end):
             loss = _multilabel_hinge_by_slot(xp, x, t, positions, counted, int(xp.max(end)))
+        elif backend_for(xp).traced_loops:
+            loss = _multilabel_hinge_looped(xp, x, t, positions, counted, end)
         else:
             loss = _multilabel_hinge_broadcast(xp, x, t, positions, counted)
         loss = loss / n_classes
