@@ -127,6 +127,9 @@ for dtype in FLOATS:
         array([-1.0, 3.0, -1.0], dtype), margin=0.5, reduction="sum", grad=(0,))
 add(HINGE, "nonfinite", array([float("nan"), INF, -INF, float("nan")]),
     array([-1.0, -1.0, -1.0, 1.0]), reduction="none")
+# An infinite x in the term its target leaves out: that term is 0, not inf·0.
+add(HINGE, "nonfinite-left-out", array([-INF, INF, 0.5, INF]), array([1.0, -1.0, 1.0, 0.0]),
+    reduction="none")
 ints = np.array([-3, 0, 1, 2])
 add(HINGE, "int64-margin=1.5", ints, np.array([-1, -1, -1, 0]), margin=1.5, reduction="none")
 add(HINGE, "int64-margin=-1.5", ints, np.array([-1, -1, -1, 0]), margin=-1.5, reduction="none")

@@ -181,9 +181,9 @@ def hinge_embedding_loss(
         x = _xp.astype(xp, input, work)
         # torch's kernel converts the margin to the input's dtype: integers truncate it.
         m = int(margin) if integral else float(margin)
-        zero = _xp.const(xp, 0, x)
         hinge = _clamp_min_zero(xp, m - x)
-        loss = xp.where(target != 1, hinge, zero) + xp.where(target != -1, x, zero)
+        backend = backend_for(xp)
+        loss = backend.masked(hinge, target != 1) + backend.masked(x, target != -1)
         loss = _reduction.apply(xp, loss, reduction)
         if integral and reduction == "sum":
             # torch sums every integer dtype into int64.
