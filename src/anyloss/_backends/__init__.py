@@ -16,7 +16,14 @@ from typing import Any
 
 from ._generic import Backend, NumPyBackend
 
-__all__ = ["Backend", "backend_for", "namespace_for_type", "native_function", "native_paths"]
+__all__ = [
+    "Backend",
+    "backend_for",
+    "namespace_for_type",
+    "native_function",
+    "native_paths",
+    "plain_namespace",
+]
 
 # A plain module global, not a ContextVar: torch.compile cannot trace ContextVar.get,
 # and reading this flag must not break the graph.
@@ -63,6 +70,40 @@ def namespace_for_type(kind: type) -> Any:
     return None
 
 
+# The namespace of each exact array type seen by plain_namespace: None for a type whose
+# namespace namespace_for_type does not know.
+_plain: dict[type, Any] = {}
+
+
+def plain_namespace(xp: Any, first: Any, second: Any, third: Any = None, fourth: Any = None) -> Any:
+    """The namespace of a call's arrays when their types alone tell it; None otherwise.
+
+    The common call on torch tensors, decided in a few type checks: ``xp`` not given,
+    ``first`` and ``second`` of one exact type that :func:`namespace_for_type` knows
+    (``torch.Tensor``), ``third`` and ``fourth`` of that type too or None (optional
+    arrays left out).  For any other call the caller asks ``array_namespace``, which
+    gives the same namespace wherever this one gives one.  Four parameters rather than
+    ``*arrays``: packing the arguments would cost as much as the checks.
+    """
+    if xp is not None:
+        return None
+    kind = type(first)
+    ns = _plain.get(kind)
+    if ns is None:
+        if kind in _plain:
+            return None
+        ns = _plain[kind] = namespace_for_type(kind)
+        if ns is None:
+            return None
+    if (
+        type(second) is not kind
+        or (third is not None and type(third) is not kind)
+        or (fourth is not None and type(fourth) is not kind)
+    ):
+        return None
+    return ns
+
+
 @contextlib.contextmanager
 def native_paths(enabled: bool) -> Iterator[None]:
     """Switch the native fast paths (``torch.nn.functional`` for torch tensors) on or off.
@@ -82,4 +123,5 @@ def native_function(xp: Any, name: str) -> Callable[..., Any] | None:
     """The backend's native implementation of loss ``name``, or None to run the generic body."""
     if not _native_enabled:
         return None
-    return backend_for(xp).native(name)
+    # backend_for's cache read inline: this runs on every call of every loss.
+    return (_cache.get(id(xp)) or backend_for(xp)).native(name)

@@ -39,12 +39,18 @@ class TorchBackend(Backend):
     def is_concrete(self, x: Any) -> bool:
         # Under torch.compile, and for torch.func's wrapped tensors (vmap, grad), values
         # cannot be read without breaking the graph or the transform.
-        if torch.compiler.is_compiling():
+        if _is_compiling():
             return False
         # Fake tensors are a subclass: a plain Tensor is never one (and this check is cheap).
         if type(x) is not torch.Tensor and _is_fake(x):
             return False
-        return not torch._C._functorch.is_functorch_wrapped_tensor(x)
+        return not _is_functorch_wrapped(x)
+
+
+# Bound once: the native path of gaussian_nll_loss asks is_concrete on every call.  The
+# very function objects, which torch.compile still recognises (is_compiling is True there).
+_is_compiling = torch.compiler.is_compiling
+_is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 
 
 def _is_fake(x: Any) -> bool:

@@ -7,7 +7,7 @@ import functools
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function
+from .._backends import backend_for, native_function, plain_namespace
 from .._docs import fill
 
 __all__ = [
@@ -31,7 +31,10 @@ def _is_integer(xp: Any, dtype: Any) -> bool:
 
 def _widen_for_torch(xp: Any, target: Any) -> Any:
     """torch's kernels read class indices as int64; anyloss accepts every integer dtype."""
-    if _is_integer(xp, target.dtype) and target.dtype != xp.int64:
+    dtype = target.dtype
+    if dtype is xp.int64:  # the usual target, told by identity alone
+        return target
+    if _is_integer(xp, dtype) and dtype != xp.int64:
         return xp.astype(target, xp.int64)
     return target
 
@@ -288,7 +291,7 @@ def nll_loss(
     >>> al.nll_loss(logp, np.array([0, 2]), reduction="none").round(4)
     array([0.6931, 0.3567])
     """
-    xp = _xp.array_namespace(input, target, weight, xp=xp)
+    xp = plain_namespace(xp, input, target, weight) or _xp.array_namespace(input, target, weight, xp=xp)
     native = native_function(xp, "nll_loss")
     if native is not None:
         target = _widen_for_torch(xp, target)
@@ -425,10 +428,11 @@ def cross_entropy(
     >>> al.cross_entropy(x, np.array([1, 0, 4])).round(3)
     np.float64(2.764)
     """
-    xp = _xp.array_namespace(input, target, weight, xp=xp)
+    xp = plain_namespace(xp, input, target, weight) or _xp.array_namespace(input, target, weight, xp=xp)
     native = native_function(xp, "cross_entropy")
     if native is not None:
-        if tuple(target.shape) != tuple(input.shape):
+        # Native means torch: both shapes are torch.Size, compared as the tuples they are.
+        if target.shape != input.shape:
             target = _widen_for_torch(xp, target)
         return native(input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing)
     reduction = _resolve_reduction(size_average, reduce, reduction)

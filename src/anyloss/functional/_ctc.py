@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function
+from .._backends import backend_for, native_function, plain_namespace
 from .._docs import fill
 
 __all__ = ["ctc_loss"]
@@ -66,6 +66,8 @@ def _invalid_combination(args: tuple[Any, ...]) -> TypeError:
 
 
 def _is_int(value: Any) -> bool:
+    if type(value) is int:  # the usual blank, answered at once
+        return True
     if isinstance(value, bool):
         return False
     try:
@@ -102,10 +104,15 @@ def _unpack_ints(name: str, value: Sequence[Any]) -> list[int]:
     return out
 
 
+def _scalars_ok(blank: Any, zero_infinity: Any) -> bool:
+    """Both overloads of torch.ctc_loss take an int ``blank`` and a bool ``zero_infinity``."""
+    return _is_int(blank) and isinstance(zero_infinity, bool)
+
+
 def _parse_arguments(args: tuple[Any, ...]) -> bool:
     """Which overload of torch.ctc_loss the call takes: True for tensor lengths, False for lists."""
     _, _, input_lengths, target_lengths, blank, _, zero_infinity = args
-    scalars_ok = _is_int(blank) and isinstance(zero_infinity, bool)
+    scalars_ok = _scalars_ok(blank, zero_infinity)
     if scalars_ok and _xp.is_array(input_lengths) and _xp.is_array(target_lengths):
         return True
     if scalars_ok and _looks_like_int_list(input_lengths) and _looks_like_int_list(target_lengths):
@@ -437,12 +444,23 @@ def ctc_loss(
     0.2877
     """
     reduction = _reduction.check(reduction)
-    args = (log_probs, targets, input_lengths, target_lengths, blank, 0, zero_infinity)
-    if not (_xp.is_array(log_probs) and _xp.is_array(targets)):
-        raise _invalid_combination(args)
-    tensor_lengths = _parse_arguments(args)
-    arrays = args[:4] if tensor_lengths else args[:2]
-    xp = _xp.array_namespace(*arrays, xp=xp)
+    # Four plain tensors, lengths included, with a well-typed blank and zero_infinity: the
+    # tensor-lengths overload, known without parsing the arguments.
+    plain = plain_namespace(xp, log_probs, targets, input_lengths, target_lengths)
+    if (
+        plain is not None
+        and input_lengths is not None
+        and target_lengths is not None
+        and _scalars_ok(blank, zero_infinity)
+    ):
+        xp, tensor_lengths = plain, True
+    else:
+        args = (log_probs, targets, input_lengths, target_lengths, blank, 0, zero_infinity)
+        if not (_xp.is_array(log_probs) and _xp.is_array(targets)):
+            raise _invalid_combination(args)
+        tensor_lengths = _parse_arguments(args)
+        arrays = args[:4] if tensor_lengths else args[:2]
+        xp = _xp.array_namespace(*arrays, xp=xp)
     native = native_function(xp, "ctc_loss")
     if native is not None:
         return native(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function
+from .._backends import backend_for, native_function, plain_namespace
 from .._docs import fill
 
 __all__ = [
@@ -27,6 +27,11 @@ _COSINE_EPS = 9.999999960041972e-13
 def _clamp_min_zero(xp: Any, z: Any) -> Any:
     """torch's ``clamp_min(z, 0)`` (the gradient passes at 0, NaN stays NaN)."""
     return backend_for(xp).clamp_min(z, 0)
+
+
+def _either_half(a: Any, b: Any) -> bool:
+    """Whether either dtype is float16 or bfloat16; two equal dtypes (the usual call) are one lookup."""
+    return _xp.is_half(a) or (b is not a and _xp.is_half(b))
 
 
 def _resolve_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
@@ -83,7 +88,7 @@ def margin_ranking_loss(
     >>> al.margin_ranking_loss(np.array([1.0, 2.0]), np.array([2.0, 0.5]), np.array([1.0, 1.0]))
     array(0.5)
     """
-    xp = _xp.array_namespace(input1, input2, target, xp=xp)
+    xp = plain_namespace(xp, input1, input2, target) or _xp.array_namespace(input1, input2, target, xp=xp)
     native = native_function(xp, "margin_ranking_loss")
     if native is not None:
         return native(input1, input2, target, margin, size_average, reduce, reduction)
@@ -160,7 +165,7 @@ def hinge_embedding_loss(
     ...                         reduction="none")
     array([0.3, 0.8, 0. ])
     """
-    xp = _xp.array_namespace(input, target, xp=xp)
+    xp = plain_namespace(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
     native = native_function(xp, "hinge_embedding_loss")
     if native is not None:
         return native(input, target, margin, size_average, reduce, reduction)
@@ -248,11 +253,11 @@ def cosine_embedding_loss(
     >>> al.cosine_embedding_loss(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), np.array([1]))
     array(1.)
     """
-    xp = _xp.array_namespace(input1, input2, target, xp=xp)
+    xp = plain_namespace(xp, input1, input2, target) or _xp.array_namespace(input1, input2, target, xp=xp)
     native = native_function(xp, "cosine_embedding_loss")
     # torch's float16 kernel loses the 1e-12 (zero vectors give NaN); the generic body
     # computes half precision in float32 on every backend, torch included.
-    if native is not None and not (_xp.is_half(input1.dtype) or _xp.is_half(input2.dtype)):
+    if native is not None and not _either_half(input1.dtype, input2.dtype):
         return native(input1, input2, target, margin, size_average, reduce, reduction)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     if target.ndim not in (0, 1):
@@ -437,12 +442,12 @@ def triplet_margin_loss(
     >>> print(np.round(al.triplet_margin_loss(a, pos, neg), 6))
     0.5
     """
-    xp = _xp.array_namespace(anchor, positive, negative, xp=xp)
+    xp = plain_namespace(xp, anchor, positive, negative) or _xp.array_namespace(
+        anchor, positive, negative, xp=xp
+    )
     native = native_function(xp, "triplet_margin_loss")
     if native is not None:
-        return native(
-            anchor, positive, negative, margin, p, eps, swap, size_average, reduce, reduction
-        )
+        return native(anchor, positive, negative, margin, p, eps, swap, size_average, reduce, reduction)
     reduction = _resolve_reduction(size_average, reduce, reduction)
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
@@ -511,7 +516,9 @@ def triplet_margin_with_distance_loss(
     >>> al.triplet_margin_with_distance_loss(a, pos, neg, distance_function=l1)
     array(2.5)
     """
-    xp = _xp.array_namespace(anchor, positive, negative, xp=xp)
+    xp = plain_namespace(xp, anchor, positive, negative) or _xp.array_namespace(
+        anchor, positive, negative, xp=xp
+    )
     native = native_function(xp, "triplet_margin_with_distance_loss")
     if native is not None:
         if distance_function is _pairwise_distance:

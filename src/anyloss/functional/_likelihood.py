@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function
+from .._backends import backend_for, native_function, plain_namespace
 from .._docs import fill
 
 __all__ = ["gaussian_nll_loss", "kl_div", "poisson_nll_loss"]
@@ -70,9 +70,7 @@ def _poisson_dtype(xp: Any, input: Any, target: Any, log_input: bool) -> Any:
         return _checks.result_type_of(xp, (fx, nx), (product, max(nt, nx)))
     # x − t·log(x + eps)
     product = _checks.result_type_of(xp, (target.dtype, nt), (fx, nx))
-    return _float_of(
-        xp, _checks.result_type_of(xp, (input.dtype, nx), (product, max(nt, nx)))
-    )
+    return _float_of(xp, _checks.result_type_of(xp, (input.dtype, nx), (product, max(nt, nx))))
 
 
 def _stirling(xp: Any, t: Any) -> Any:
@@ -148,7 +146,7 @@ def poisson_nll_loss(
     >>> round(float(al.poisson_nll_loss(x, t, full=True)), 4)
     1.3683
     """
-    xp = _xp.array_namespace(input, target, xp=xp)
+    xp = plain_namespace(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
     native = native_function(xp, "poisson_nll_loss")
     if native is not None:
         return native(input, target, log_input, full, size_average, eps, reduce, reduction)
@@ -275,12 +273,12 @@ def gaussian_nll_loss(
     if isinstance(var, int) and not isinstance(var, bool):
         # torch's own check fails on a Python int (parity notes); it means the same float.
         var = float(var)
-    xp = _xp.array_namespace(input, target, var, xp=xp)
+    xp = plain_namespace(xp, input, target, var) or _xp.array_namespace(input, target, var, xp=xp)
     scalar_var = isinstance(var, float)
     native = native_function(xp, "gaussian_nll_loss")
     # torch's own function reads var's values (its negative check), which torch.compile
     # and torch.func transforms cannot do: there the generic body runs instead.
-    if native is not None and (scalar_var or _xp.is_concrete(xp, var)):
+    if native is not None and (scalar_var or backend_for(xp).is_concrete(var)):
         return native(input, target, var, full, eps, reduction)
     if scalar_var:
         if var < 0:
@@ -308,12 +306,8 @@ def gaussian_nll_loss(
     diff_shape = _checks.broadcast_shapes(input.shape, target.shape)
     _checks.broadcast_shapes(diff_shape, var_shape)
     diff_dtype = _checks.result_type_of(xp, (input.dtype, input.ndim), (target.dtype, target.ndim))
-    quotient = _float_of(
-        xp, _checks.result_type_of(xp, (diff_dtype, len(diff_shape)), (var_dtype, var_ndim))
-    )
-    dtype = _checks.result_type_of(
-        xp, (var_dtype, var_ndim), (quotient, max(len(diff_shape), var_ndim))
-    )
+    quotient = _float_of(xp, _checks.result_type_of(xp, (diff_dtype, len(diff_shape)), (var_dtype, var_ndim)))
+    dtype = _checks.result_type_of(xp, (var_dtype, var_ndim), (quotient, max(len(diff_shape), var_ndim)))
     work = _xp.compute_dtype(xp, dtype)
     with backend_for(xp).quiet_floating_point():
         d = _xp.astype(xp, input, work) - _xp.astype(xp, target, work)
@@ -394,7 +388,7 @@ def kl_div(
     >>> loss.dtype, round(float(loss), 4)
     (dtype('float32'), 0.0215)
     """
-    xp = _xp.array_namespace(input, target, xp=xp)
+    xp = plain_namespace(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
     native = native_function(xp, "kl_div")
     if native is not None:
         return native(input, target, size_average, reduce, reduction, log_target)
