@@ -253,7 +253,9 @@ def gather_class(xp: Any, x: Any, index: Any, axis: int) -> Any:
 # --- control flow --------------------------------------------------------------------
 
 
-def fori_loop(xp: Any, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
+def fori_loop(xp: Any, lower: int, upper: Any, body: Callable[[Any, T], T], init: T) -> T:
+    """``body`` applied for ``lower ≤ i < upper``; ``upper`` may be a traced value where the
+    backend's ``traced_loops`` is true (JAX: a ``while_loop``, not reverse-differentiable)."""
     return backend_for(xp).fori_loop(lower, upper, body, init)
 
 

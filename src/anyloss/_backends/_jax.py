@@ -27,19 +27,20 @@ class JaxBackend(Backend):
         return jax.lax.stop_gradient(x)
 
     def abs(self, x: Any) -> Any:
-        # jax.grad of abs is 1 at 0; torch's is sign(x), 0 there.
+        """``jnp.abs`` with the derivative ``sign(x)``: 0 at 0, as torch's (jax.grad's is 1)."""
         return _abs(x)
 
     def is_concrete(self, x: Any) -> bool:
         return not isinstance(x, jax.core.Tracer)
 
     def with_gradient(self, value: Any, x: Any, grad: Any) -> Any:
-        # A custom JVP: forward-only code computes ``value`` alone (``grad`` is dead code
-        # there); the derivative is ``grad · dx``, so a cotangent meets ±inf and NaN in
-        # ``grad`` exactly as torch's backward multiplies them.
+        """A custom JVP ``grad · dx``: forward-only code computes ``value`` alone."""
+        # ``grad`` is dead code without differentiation; with it, a cotangent meets ±inf
+        # and NaN in ``grad`` exactly as torch's backward multiplies them.
         return _with_gradient(value, x, grad)
 
     def clamp_min(self, z: Any, floor: float) -> Any:
+        """``maximum(z, floor)`` with a custom JVP: torch's gradient, fused by XLA."""
         # ``maximum`` fuses into the surrounding XLA loop where the generic ``where`` form
         # does not (4× slower on a large BCE); the custom JVP restores torch's gradient:
         # all of it at exactly ``floor``, none below it or at NaN.
