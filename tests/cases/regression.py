@@ -124,6 +124,18 @@ CASES += [
          raises=True),
     Case("huber_loss", "delta-ties", (array([0.0, 2.0, -2.0, 2.0]), array([0.0, 0.0, 0.0, 4.0])),
          {"delta": 2.0, "reduction": "none"}, grad=(0, 1)),
+    # Summed, the terms may take a branch-free form (minimum): same gradient at the ties.
+    Case("huber_loss", "delta-ties-sum",
+         (array([0.0, 2.0, -2.0, 2.0, 3.0]), array([0.0, 0.0, 0.0, 4.0, 0.5])),
+         {"delta": 2.0, "reduction": "sum"}, grad=(0, 1)),
+    Case("smooth_l1_loss", "beta-ties-mean",
+         (array([0.0, 0.5, -0.5, 2.0, -3.0]), array([0.0, 0.0, 0.0, 1.5, 0.0])),
+         {"beta": 0.5, "reduction": "mean"}, grad=(0, 1)),
+    # An infinite difference: the linear branch's gradient ±1, not the quadratic one's 0·∞.
+    *(Case(fn, f"nonfinite-{reduction}", (array([float("inf"), -float("inf"), float("nan"), 1.0]),
+                                          array([0.0, 0.0, 0.0, 0.25])),
+           {"reduction": reduction}, grad=(0, 1))
+      for fn in ("smooth_l1_loss", "huber_loss") for reduction in ("none", "sum")),
     Case("huber_loss", "int64-float64", (integers("h", (3,), 0, 4), normal("h", (3,), "float64")),
          raises=True),
     Case("huber_loss", "int64-int64", (integers("h", (3,), 0, 4), integers("i", (3,), 0, 4)),

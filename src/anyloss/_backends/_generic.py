@@ -19,6 +19,10 @@ class Backend:
     differentiable = False
     #: True when ``fori_loop`` takes a trip count that is a traced (not yet known) value.
     traced_loops = False
+    #: True when a compiler fuses a sum faster without a select (``where``) in front of it:
+    #: a loss that is only summed then takes a branch-free form of its terms (equal to the
+    #: last bit or two, and with the same gradient).
+    branch_free_sums = False
 
     def __init__(self, xp: Any) -> None:
         self.xp = xp

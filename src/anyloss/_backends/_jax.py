@@ -17,6 +17,9 @@ T = TypeVar("T")
 class JaxBackend(Backend):
     differentiable = True
     traced_loops = True
+    # XLA:CPU hands a full sum to a fusion that cannot take a select: where + sum runs
+    # about twice as long as the same terms written with minimum.
+    branch_free_sums = True
 
     def quiet_floating_point(self) -> contextlib.nullcontext[None]:
         # This framework never warns about floating point; a NumPy errstate here would

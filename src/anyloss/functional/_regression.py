@@ -189,10 +189,31 @@ def mse_loss(
         return _finish(xp, d * d, input, weight, reduction, dtype, normalise=True)
 
 
-def _smooth_l1(xp: Any, d: Any, beta: float) -> Any:
+def _quadratic_then_linear(
+    xp: Any, d: Any, bound: float, quadratic: float, slope: float, reduction: str
+) -> Any:
+    """``quadratic·z²`` for ``z = |d| < bound``, else ``slope·(z − bound/2)``: the terms of
+    smooth_l1 (``quadratic = 0.5/beta``, ``slope = 1``) and huber (0.5, ``delta``).
+
+    ``z == bound`` takes the linear branch, whose gradient is torch's there.  A loss that is
+    only summed may be written without the select where the backend sums faster so
+    (``branch_free_sums``): with ``m = min(z, bound)``, ``quadratic·m² + slope·(z − m)``,
+    which is the same function (to the last bit or two) with the same gradient, also at the
+    tie, where ``minimum`` splits its derivative evenly.  At ``z = ±inf`` the gradient is
+    ``±slope``, as torch's.
+    """
     z = _xp.abs_(xp, d)
-    # z == beta takes the linear branch, whose gradient sign(d) is torch's there.
-    return xp.where(z < beta, (0.5 / beta) * (z * z), z - 0.5 * beta)
+    backend = backend_for(xp)
+    ceiling = xp.asarray(bound, dtype=z.dtype, device=backend.device(z))
+    if reduction != "none" and backend.branch_free_sums:
+        m = xp.minimum(z, ceiling)
+        linear = z - m
+        return quadratic * (m * m) + (linear if slope == 1.0 else slope * linear)
+    # Where z is infinite the quadratic branch is not taken, yet its gradient, 0·2z, would be
+    # NaN: that branch squares min(z, bound) instead, equal to z wherever it is taken.
+    q = xp.minimum(z, ceiling) if backend.differentiable else z
+    linear = z - 0.5 * bound
+    return xp.where(z < bound, quadratic * (q * q), linear if slope == 1.0 else slope * linear)
 
 
 @fill
@@ -254,7 +275,8 @@ def smooth_l1_loss(
         if beta < 0:
             raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
         _checks.require_floating(xp, dtype, "smooth_l1_cpu")
-        return _finish(xp, _smooth_l1(xp, d, beta), input, None, reduction, dtype, normalise=True)
+        loss = _quadratic_then_linear(xp, d, beta, 0.5 / beta, 1.0, reduction)
+        return _finish(xp, loss, input, None, reduction, dtype, normalise=True)
 
 
 @fill
@@ -316,8 +338,7 @@ def huber_loss(
         if delta <= 0:
             raise RuntimeError("huber_loss does not support non-positive values for delta.")
         _check_huber_dtype(xp, input, target)
-        z = _xp.abs_(xp, d)
-        loss = xp.where(z < delta, 0.5 * (z * z), delta * (z - 0.5 * delta))
+        loss = _quadratic_then_linear(xp, d, delta, 0.5, delta, reduction)
         return _finish(xp, loss, input, weight, reduction, dtype, normalise=False)
 
 
