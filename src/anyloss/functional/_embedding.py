@@ -187,8 +187,7 @@ def hinge_embedding_loss(
         # torch's kernel converts the margin to the input's dtype: integers truncate it.
         m = int(margin) if integral else float(margin)
         hinge = _clamp_min_zero(xp, m - x)
-        backend = backend_for(xp)
-        loss = backend.masked(hinge, target != 1) + backend.masked(x, target != -1)
+        loss = backend_for(xp).hinge_embedding_terms(x, hinge, target)
         loss = _reduction.apply(xp, loss, reduction)
         if integral and reduction == "sum":
             # torch sums every integer dtype into int64.
