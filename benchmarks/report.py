@@ -177,8 +177,9 @@ def markdown(
         "Each cell is the **speed ratio** peer time / anyloss time (above 1: anyloss is faster) and "
         "anyloss's median time per call, float32, after warm-up, anyloss and peer sampled "
         "alternately in the same process.  Peers: `torch.nn.functional` (eager, and under "
-        "`torch.compile(dynamic=False)` for the compile columns); for JAX the optax function where one "
-        "computes the same value, else the plain `jax.numpy` formula, both under `jax.jit`; for NumPy "
+        "`torch.compile(dynamic=True)` for the compile columns: one graph per pass for every size); "
+        "for JAX the optax function where one computes the same value, else the plain `jax.numpy` "
+        "formula, both under `jax.jit`; for NumPy "
         "the plain NumPy formula (`benchmarks/peers.py`).  Every peer's value (and JAX/torch gradients) "
         "is checked against anyloss's before timing.  ✗ marks a cell below its target (torch, compile, "
         "JAX ≥ 0.95×, NumPy ≥ 1.0×); `n/a` a loss not yet in anyloss (the peer's time in brackets).",
@@ -292,13 +293,13 @@ def _compile_section(info: dict[str, Any], records: list[dict[str, Any]]) -> lis
         "measured case (forward and forward+backward, every size).",
         "",
         "| loss | anyloss fullgraph | anyloss warnings | F fullgraph "
-        "| compile time anyloss / F (large f+b) |",
+        "| compile time anyloss / F (8×10 f+b: compile and first call) |",
         "|---|---|---|---|---|",
     ]
     comp = {
         r["loss"]: r
         for r in records
-        if r.get("backend") == "torch.compile" and r.get("size") == "large" and r.get("pass") == "fwd+bwd"
+        if r.get("backend") == "torch.compile" and r.get("size") == "small" and r.get("pass") == "fwd+bwd"
     }
     for loss in info["losses"]:
         c = checks.get(loss)

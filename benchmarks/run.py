@@ -58,15 +58,15 @@ class Settings:
         """Seconds of samples per (anyloss, peer) pair, beyond the minimum rounds."""
         if self.quick:
             return 0.05
-        return {"small": 0.2, "medium": 0.2, "large": 0.3}[size]
+        return {"small": 0.15, "medium": 0.15, "large": 0.2}[size]
 
-    def min_rounds(self, size: str) -> int:
-        """Rounds at the least; at the large size a call that fills a sample alone has its
-        calibration call as a third sample (and a 1-second call costs its 5 calls, check
-        included, not more)."""
+    def min_rounds(self, call_s: float) -> int:
+        """Rounds at the least, for calls of ``call_s`` seconds: 5 for a fast call; for a
+        call of 50 ms or more, which fills a sample alone and has its calibration call as a
+        sample too, one (so a 1-second call costs 3 calls, its check included)."""
         if self.quick:
             return 3
-        return 2 if size == "large" else 5
+        return 5 if call_s < 0.05 else 1
 
 
 def _sample(f: Callable[[], Any], k: int) -> float:
@@ -89,7 +89,7 @@ def time_pair(
     fa: Callable[[], Any] | None,
     fb: Callable[[], Any] | None,
     budget: float,
-    min_rounds: int,
+    min_rounds: Callable[[float], int],
     warm: bool = False,
 ) -> dict[str, Any]:
     """Median (and best) ns per call of ``fa`` (anyloss) and ``fb`` (its peer); None skips one.
@@ -106,9 +106,10 @@ def time_pair(
         k, first = _calibrate(f)
         ks.append(k)
         samples.append([] if first is None else [first])
+    least = min(min_rounds(_slowest_s(ks, samples)), 2000)
     start = time.perf_counter()
     rounds = 0
-    while rounds < min_rounds or (time.perf_counter() - start < budget and rounds < 2000):
+    while rounds < least or (time.perf_counter() - start < budget and rounds < 2000):
         order = range(len(named)) if rounds % 2 == 0 else reversed(range(len(named)))
         for i in order:
             samples[i].append(_sample(named[i][1], ks[i]))
@@ -120,11 +121,22 @@ def time_pair(
     return result
 
 
+def _slowest_s(ks: list[int], samples: list[list[float]]) -> float:
+    """Seconds of the slowest call seen while calibrating (0 for a call fast enough that
+    a sample holds several)."""
+    return max((ss[0] * 1e-9 for k, ss in zip(ks, samples, strict=True) if k == 1 and ss), default=0.0)
+
+
 def _close(a: Any, b: Any, what: str) -> None:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a, b = np.asarray(a), np.asarray(b)
     scale = float(np.max(np.abs(b))) if b.size else 0.0
-    np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-6 + 2e-3 * scale, err_msg=what)
+    atol = 1e-6 + 2e-3 * scale
+    # One pass in the arrays' own dtype decides the usual case (NaN fails it: the full
+    # comparison below, in float64, then decides and says where).
+    if a.shape == b.shape and bool(np.all(np.abs(a - b) <= atol + 2e-3 * np.abs(b))):
+        return
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    np.testing.assert_allclose(a, b, rtol=2e-3, atol=atol, err_msg=what)
 
 
 # --- workers: one loss, one library -----------------------------------------------------
@@ -170,9 +182,13 @@ def _measure(
     check: Callable[[], None] | None,
     settings: Settings,
     status: str,
-    **extra: Any,
+    extra: dict[str, Any],
 ) -> None:
-    """Check anyloss against its peer, then time both (the peer alone if anyloss is absent)."""
+    """Check anyloss against its peer, then time both (the peer alone if anyloss is absent).
+
+    The check is the first call of each (under a compiler: the compile); it may add its
+    figures to ``extra``, which is recorded with the times.
+    """
     size = base["size"]
     warm = False
     if fa is not None and fb is not None and check is not None:
@@ -186,7 +202,7 @@ def _measure(
         _record(out, **base, status=status, anyloss_ns=None, peer_ns=None, ratio=None, **extra)
         return
     try:
-        timed = time_pair(fa, fb, settings.budget(size), settings.min_rounds(size), warm=warm)
+        timed = time_pair(fa, fb, settings.budget(size), settings.min_rounds, warm=warm)
     except Exception as exc:
         _record(out, **base, status=_describe(exc, "error"), **extra)
         return
@@ -253,7 +269,7 @@ def worker_numpy(loss: str, sizes: list[str], settings: Settings, out: Any) -> N
         fb = partial(peer, *a, **kw) if not skip_p else None
         check = partial(_check_numpy, fn, peer, a, kw)
         status = skip_a or _availability(fn)
-        _measure(out, base, fa, fb, check, settings, status, **_skipped(skip_p))
+        _measure(out, base, fa, fb, check, settings, status, _skipped(skip_p))
 
 
 def _skipped(peer_reason: str | None) -> dict[str, Any]:
@@ -271,9 +287,14 @@ def _torch_setup() -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(THREADS)
+    # Each loss compiles anyloss's function and F's, at three sizes and two passes; past the
+    # recompile limit a function would run eagerly without a word: raise instead.
+    torch._dynamo.config.recompile_limit = 16
+    torch._dynamo.config.fail_on_recompile_limit_hit = True
     return {
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
+        "dynamo_recompile_limit": torch._dynamo.config.recompile_limit,
     }
 
 
@@ -311,46 +332,61 @@ def worker_torch(loss: str, sizes: list[str], backends: list[str], settings: Set
                 a_call, p_call = _torch_callables(backend, None if skip_a else fn, native, kw)
                 if skip_p:
                     p_call = None
-                extra: dict[str, Any] = {}
-                if backend == "torch.compile":
-                    extra["compile_warnings"] = {}
-                    for who, c in (("anyloss", a_call), ("peer", p_call)):
-                        if c is None:
-                            continue
-                        t0 = time.perf_counter()
-                        with warnings.catch_warnings(record=True) as caught:
-                            warnings.simplefilter("always")
-                            try:
-                                _torch_step(c, args, leaves)
-                            except Exception:
-                                pass  # reported by the check below
-                        extra[f"{who}_compile_s"] = round(time.perf_counter() - t0, 3)
-                        extra["compile_warnings"][who] = [str(w.message)[:200] for w in caught]
-
+                extra = _skipped(skip_p)
+                compiled = extra if backend == "torch.compile" else None
                 fa = partial(_torch_step, a_call, args, leaves) if a_call is not None else None
                 fb = partial(_torch_step, p_call, args, leaves) if p_call is not None else None
-                check = partial(_check_torch, a_call, p_call, args, leaves, f"torch {backend} {pass_}")
+                check = partial(
+                    _check_torch, a_call, p_call, args, leaves, f"torch {backend} {pass_}", compiled
+                )
                 status = skip_a or _availability(fn)
-                _measure(out, base, fa, fb, check, settings, status, **extra, **_skipped(skip_p))
+                _measure(out, base, fa, fb, check, settings, status, extra)
 
 
-def _check_torch(a_call: Any, p_call: Any, args: list[Any], leaves: list[Any], what: str) -> None:
-    va = _torch_values(a_call, args, leaves)
-    vb = _torch_values(p_call, args, leaves)
+def _first_call(who: str, f: Callable[[], Any], compiled: dict[str, Any] | None) -> Any:
+    """``f()``; for a compiled ``f`` (its first call compiles) its time and its warnings are
+    added to ``compiled``."""
+    if compiled is None:
+        return f()
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return f()
+        finally:
+            compiled[f"{who}_compile_s"] = round(time.perf_counter() - t0, 3)
+            compiled.setdefault("compile_warnings", {})[who] = [str(w.message)[:200] for w in caught]
+
+
+def _check_torch(
+    a_call: Any,
+    p_call: Any,
+    args: list[Any],
+    leaves: list[Any],
+    what: str,
+    compiled: dict[str, Any] | None,
+) -> None:
+    va = _first_call("anyloss", partial(_torch_values, a_call, args, leaves), compiled)
+    vb = _first_call("peer", partial(_torch_values, p_call, args, leaves), compiled)
     for x, y in zip(va, vb, strict=True):
         _close(x, y, what)
 
 
 def _torch_callables(backend: str, fn: Any, native: Any, kw: dict[str, Any]) -> tuple[Any, Any]:
+    """Both functions with the case's keywords bound; under torch.compile compiled with
+    dynamic shapes, so that one graph per pass serves every size.
+
+    ``partial`` (not a wrapping lambda): Dynamo keeps its compiled graphs on the code object
+    of the first Python frame, so a lambda shared by every loss would reach the recompile
+    limit within the first loss, and every later call would silently run eagerly.
+    """
     import torch
 
-    def bind(f: Any) -> Any:
-        return lambda *a: f(*a, **kw)
-
+    a = partial(fn, **kw) if fn is not None else None
+    b = partial(native, **kw)
     if backend == "torch":
-        return (bind(fn) if fn is not None else None), bind(native)
-    compiled_a = torch.compile(bind(fn), dynamic=False) if fn is not None else None
-    return compiled_a, torch.compile(bind(native), dynamic=False)
+        return a, b
+    return (torch.compile(a, dynamic=True) if a is not None else None), torch.compile(b, dynamic=True)
 
 
 def _torch_step(c: Any, args: list[Any], leaves: list[Any]) -> Any:
@@ -443,22 +479,12 @@ def worker_jax(loss: str, sizes: list[str], settings: Settings, out: Any) -> Non
             skip_a, skip_p = _too_slow(loss, "jax", pass_, size, case.nbytes)
             a_jit = _jax_compiled(fn, kw, pass_, case.diff) if fn is not None and not skip_a else None
             p_jit = _jax_compiled(peer, kw, pass_, case.diff) if not skip_p else None
-            extra: dict[str, Any] = {}
-            for who, c in (("anyloss", a_jit), ("peer", p_jit)):
-                if c is None:
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    jax.block_until_ready(c(*args))
-                except Exception:
-                    pass  # reported by the check below
-                extra[f"{who}_compile_s"] = round(time.perf_counter() - t0, 3)
-
+            extra = _skipped(skip_p)
             fa = partial(_jax_step, a_jit, args) if a_jit is not None else None
             fb = partial(_jax_step, p_jit, args) if p_jit is not None else None
-            check = partial(_check_jax, a_jit, p_jit, args, f"jax {pass_}")
+            check = partial(_check_jax, a_jit, p_jit, args, f"jax {pass_}", extra)
             status = skip_a or _availability(fn)
-            _measure(out, base, fa, fb, check, settings, status, **extra, **_skipped(skip_p))
+            _measure(out, base, fa, fb, check, settings, status, extra)
 
 
 def _jax_compiled(f: Any, kw: dict[str, Any], pass_: str, diff: tuple[int, ...]) -> Any:
@@ -478,11 +504,11 @@ def _jax_step(c: Any, args: list[Any]) -> Any:
     return jax.block_until_ready(c(*args))
 
 
-def _check_jax(a_jit: Any, p_jit: Any, args: list[Any], what: str) -> None:
+def _check_jax(a_jit: Any, p_jit: Any, args: list[Any], what: str, compiled: dict[str, Any]) -> None:
     import jax
 
-    leaves_a = jax.tree_util.tree_leaves(a_jit(*args))
-    leaves_b = jax.tree_util.tree_leaves(p_jit(*args))
+    leaves_a = jax.tree_util.tree_leaves(_first_call("anyloss", partial(_jax_step, a_jit, args), compiled))
+    leaves_b = jax.tree_util.tree_leaves(_first_call("peer", partial(_jax_step, p_jit, args), compiled))
     for x, y in zip(leaves_a, leaves_b, strict=True):
         if x.dtype != y.dtype:
             raise AssertionError(f"dtype {x.dtype} vs {y.dtype}")
