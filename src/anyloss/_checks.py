@@ -49,6 +49,8 @@ def list_str(shape: Sequence[int | None]) -> str:
 
 def broadcast_shapes(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
     """torch's ``infer_size``: the broadcast of two shapes, or torch's RuntimeError."""
+    if a == b and type(a) is tuple:  # the usual call, answered without the loop
+        return a
     ndim = max(len(a), len(b))
     out = []
     for i in range(ndim):

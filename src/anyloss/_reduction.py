@@ -65,7 +65,7 @@ def mean(xp: Any, loss: Any) -> Any:
     n = _xp.numel(loss.shape)
     if n == 0:
         return xp.full((), float("nan"), dtype=loss.dtype, device=_xp.device(loss))
-    return xp.sum(loss) / n
+    return _xp.sum_all(xp, loss) / n
 
 
 def apply(xp: Any, loss: Any, reduction: str) -> Any:
@@ -73,5 +73,5 @@ def apply(xp: Any, loss: Any, reduction: str) -> Any:
     if reduction == "none":
         return loss
     if reduction == "sum":
-        return xp.sum(loss)
+        return _xp.sum_all(xp, loss)
     return mean(xp, loss)

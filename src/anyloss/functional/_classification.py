@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
+
 from .. import _checks, _reduction, _xp
 from .._backends import backend_for, native_function, plain_namespace
 from .._docs import fill
@@ -128,6 +130,8 @@ def _check_class_range(xp: Any, t: Any, valid: Any, n_classes: int) -> None:
     """torch's IndexError for a class index outside [0, C) that is not ignore_index."""
     if _xp.numel(t.shape) == 0:
         return
+    if type(t) is np.ndarray and t.min() >= 0 and t.max() < n_classes:
+        return  # two reductions decide the usual NumPy call, no mask needed
     bad = valid & ((t < 0) | (t >= n_classes))
     # The mask, not the target, is what must be concrete: under jax.jit a concrete
     # target still gives traced comparisons.
