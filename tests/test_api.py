@@ -34,9 +34,7 @@ def test_class_signatures_are_torchs(name: str) -> None:
     reference = getattr(torch.nn, name)
     for cls in (getattr(anyloss, name), getattr(altorch, name)):
         assert _shape(inspect.signature(cls)) == _shape(inspect.signature(reference))
-        assert _shape(inspect.signature(cls.forward)) == _shape(
-            inspect.signature(reference.forward)
-        )
+        assert _shape(inspect.signature(cls.forward)) == _shape(inspect.signature(reference.forward))
 
 
 @pytest.mark.parametrize("name", CLASSES)
@@ -80,9 +78,7 @@ def test_bad_reduction_in_constructor_fails_only_at_call() -> None:
 
 def test_weight_buffers_move_with_the_module() -> None:
     module_classes = [getattr(altorch, n) for n in CLASSES]
-    weighted = [
-        c for c in module_classes if "weight" in inspect.signature(c).parameters
-    ]
+    weighted = [c for c in module_classes if "weight" in inspect.signature(c).parameters]
     for cls in weighted:
         module = cls(weight=torch.ones(3, dtype=torch.float32))
         module.to(torch.float64)

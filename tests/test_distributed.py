@@ -35,14 +35,17 @@ WORKER_MEMORY = "256MB"
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        memory_limit=WORKER_MEMORY,
-        dashboard_address=":0",
-        silence_logs=50,
-    ) as cluster, distributed.Client(cluster) as c:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=WORKER_MEMORY,
+            dashboard_address=":0",
+            silence_logs=50,
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
         # os.getpid, not a function of this module: the workers must not import the test
         # modules (and torch with them) into their small memory.
         pids = c.run(os.getpid)
@@ -56,8 +59,7 @@ def _chunked(loss: str, arrays: dict[str, np.ndarray], rows: int) -> dict[str, d
     out = {}
     for key, value in arrays.items():
         axis = 1 if key == "log_probs" else 0
-        batched = value.ndim > axis and value.shape[axis] == N and not (
-            key == "targets" and value.ndim == 1)
+        batched = value.ndim > axis and value.shape[axis] == N and not (key == "targets" and value.ndim == 1)
         chunks = tuple(rows if (batched and i == axis) else s for i, s in enumerate(value.shape))
         out[key] = da.from_array(value, chunks=chunks)
     return out
@@ -69,9 +71,12 @@ def test_every_loss_on_the_cluster(key, client) -> None:
     arrays, options = MAKERS[key](N)
     expected, _ = torch_value(loss, arrays, options)
     lazy_arrays = _chunked(loss, arrays, rows=12 if loss == "ctc_loss" else 5)
-    with dask.config.set(scheduler=_forbid_compute), pytest.warns() if (
-        loss == "kl_div" and options.get("reduction", "mean") == "mean"
-    ) else _no_warning():
+    with (
+        dask.config.set(scheduler=_forbid_compute),
+        pytest.warns()
+        if (loss == "kl_div" and options.get("reduction", "mean") == "mean")
+        else _no_warning(),
+    ):
         lazy = getattr(anyloss, loss)(**lazy_arrays, **options)
     assert isinstance(lazy, da.Array) and lazy.shape == ()
     got = float(client.compute(lazy).result())
@@ -88,12 +93,17 @@ class _no_warning:
 
 @pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"])
 def test_elementwise_losses_chunked_along_every_axis(loss, client) -> None:
-    arrays, options = MAKERS[(loss, "plain" if loss in ("mse_loss", "l1_loss") else
-                              "beta" if loss == "smooth_l1_loss" else "weight")](N)
+    arrays, options = MAKERS[
+        (
+            loss,
+            "plain" if loss in ("mse_loss", "l1_loss") else "beta" if loss == "smooth_l1_loss" else "weight",
+        )
+    ](N)
     arrays = {k: v for k, v in arrays.items() if k != "weight"}
     expected, _ = torch_value(loss, arrays, options)
-    lazy = getattr(anyloss, loss)(**{k: da.from_array(v, chunks=(6, 3)) for k, v in
-                                     arrays.items()}, **options)
+    lazy = getattr(anyloss, loss)(
+        **{k: da.from_array(v, chunks=(6, 3)) for k, v in arrays.items()}, **options
+    )
     got = float(client.compute(lazy).result())
     assert got == pytest.approx(expected, rel=tolerance(arrays))
 
@@ -109,15 +119,23 @@ def test_cross_entropy_mean_with_weights_and_ignore_index_is_global(client) -> N
     w = rng.uniform(0.1, 3.0, classes).astype(np.float32)
     options = {"ignore_index": -1, "label_smoothing": 0.05}
     expected, _ = torch_value("cross_entropy", {"input": x, "target": t, "weight": w}, options)
-    lazy = anyloss.cross_entropy(da.from_array(x, chunks=(500, classes)),
-                                 da.from_array(t, chunks=500), weight=da.from_array(w),
-                                 **options)
+    lazy = anyloss.cross_entropy(
+        da.from_array(x, chunks=(500, classes)),
+        da.from_array(t, chunks=500),
+        weight=da.from_array(w),
+        **options,
+    )
     got = float(client.compute(lazy).result())
     assert got == pytest.approx(expected, rel=1e-5)
     # A mean of chunk means would be visibly different here.
-    chunk_means = np.mean([torch_value("cross_entropy", {"input": x[i:i + 500],
-                                                         "target": t[i:i + 500], "weight": w},
-                                       options)[0] for i in range(0, n, 500)])
+    chunk_means = np.mean(
+        [
+            torch_value(
+                "cross_entropy", {"input": x[i : i + 500], "target": t[i : i + 500], "weight": w}, options
+            )[0]
+            for i in range(0, n, 500)
+        ]
+    )
     assert abs(chunk_means - expected) > 1e-3
 
 
@@ -127,9 +145,19 @@ def test_eval_on_the_cluster_reads_files_on_the_workers(client, tmp_path, capsys
     arrays, options = MAKERS[key](N)
     for name, value in arrays.items():
         np.save(tmp_path / f"{name}.npy", value)
-    argv = ["eval", loss, "--input", str(tmp_path / "input.npy"), "--target",
-            str(tmp_path / "target.npy"), "--scheduler", client.scheduler.address,
-            "--chunk-rows", "4", "--json"]
+    argv = [
+        "eval",
+        loss,
+        "--input",
+        str(tmp_path / "input.npy"),
+        "--target",
+        str(tmp_path / "target.npy"),
+        "--scheduler",
+        client.scheduler.address,
+        "--chunk-rows",
+        "4",
+        "--json",
+    ]
     if "weight" in arrays:
         argv += ["--weight", str(tmp_path / "weight.npy")]
     argv += [f"--option={k}={v}" for k, v in options.items()]
@@ -156,15 +184,28 @@ def test_data_many_chunks_through_small_workers(client, tmp_path, capsys) -> Non
     t = rng.integers(0, classes, n) if loss == "cross_entropy" else np.zeros_like(x)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "t.npy", t)
-    code = _cli.main(["eval", loss, "--input", str(tmp_path / "x.npy"), "--target",
-                      str(tmp_path / "t.npy"), "--scheduler", client.scheduler.address,
-                      "--chunk-rows", "256", "--json"])
+    code = _cli.main(
+        [
+            "eval",
+            loss,
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--target",
+            str(tmp_path / "t.npy"),
+            "--scheduler",
+            client.scheduler.address,
+            "--chunk-rows",
+            "256",
+            "--json",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     # The in-memory value, computed piecewise by torch and added in float64.
     fn = getattr(torch.nn.functional, loss)
     xs, ts = torch.from_numpy(x), torch.from_numpy(t)
-    total = sum(float(fn(xs[i:i + 512], ts[i:i + 512], reduction="sum").double())
-                for i in range(0, n, 512))
+    total = sum(
+        float(fn(xs[i : i + 512], ts[i : i + 512], reduction="sum").double()) for i in range(0, n, 512)
+    )
     expected = total / (n if loss == "cross_entropy" else n * classes)
     assert json.loads(out)["value"] == pytest.approx(expected, rel=2e-6)

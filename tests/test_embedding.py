@@ -42,13 +42,17 @@ def test_cosine_embedding_loss_float16_zero_vectors_give_cos_zero_not_nan(backen
     target = np.array([1, -1])
     got = _run(backend, anyloss.cosine_embedding_loss, zeros, zeros, target, reduction="none")
     torch_half = F.cosine_embedding_loss(
-        torch.from_numpy(zeros), torch.from_numpy(zeros), torch.from_numpy(target),
+        torch.from_numpy(zeros),
+        torch.from_numpy(zeros),
+        torch.from_numpy(target),
         reduction="none",
     )
     assert torch.isnan(torch_half).all()
     torch_float = F.cosine_embedding_loss(
-        torch.from_numpy(zeros).float(), torch.from_numpy(zeros).float(),
-        torch.from_numpy(target), reduction="none",
+        torch.from_numpy(zeros).float(),
+        torch.from_numpy(zeros).float(),
+        torch.from_numpy(target),
+        reduction="none",
     )
     assert got.dtype == np.float16
     np.testing.assert_array_equal(got, torch_float.half().numpy())
@@ -105,8 +109,9 @@ def test_triplet_classes_reject_a_non_positive_margin_at_construction(name, marg
         assert str(got.value) == str(want.value)
 
 
-@pytest.mark.parametrize("name", ["MarginRankingLoss", "HingeEmbeddingLoss",
-                                  "CosineEmbeddingLoss", "TripletMarginLoss"])
+@pytest.mark.parametrize(
+    "name", ["MarginRankingLoss", "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss"]
+)
 def test_legacy_arguments_in_constructors_set_the_reduction(name) -> None:
     with pytest.warns(UserWarning, match="reduction='none'"):
         loss = getattr(anyloss, name)(reduce=False)

@@ -69,17 +69,18 @@ def test_chunked_equals_whole_equals_torch(key, backend, tmp_path) -> None:
     assert chunked.elements == whole.elements == terms
 
 
-@pytest.mark.parametrize("key", [k for k in AVAILABLE if k[0] in ("mse_loss", "cross_entropy",
-                                                                   "ctc_loss", "kl_div")],
-                         ids=lambda k: "-".join(k))
+@pytest.mark.parametrize(
+    "key",
+    [k for k in AVAILABLE if k[0] in ("mse_loss", "cross_entropy", "ctc_loss", "kl_div")],
+    ids=lambda k: "-".join(k),
+)
 def test_dask_backend_equals_torch(key, tmp_path) -> None:
     loss, _ = key
     arrays, options = MAKERS[key](N)
     expected, terms = torch_value(loss, arrays, options)
     sources = {k: _eval.open_source(p, k) for k, p in _save(tmp_path, arrays).items()}
     full = _eval.parse_options(loss, [f"{k}={v}" for k, v in options.items()])
-    result = _eval.evaluate(loss, sources, full, backend="dask", chunk_rows=5,
-                            scheduler="synchronous")
+    result = _eval.evaluate(loss, sources, full, backend="dask", chunk_rows=5, scheduler="synchronous")
     assert result.value == pytest.approx(expected, rel=tolerance(arrays), abs=1e-12)
     assert result.elements == terms
 
@@ -88,8 +89,7 @@ def test_mean_is_one_global_ratio_not_a_mean_of_chunk_means(tmp_path) -> None:
     # Chunks with very different numbers of non-ignored targets: a mean of chunk means
     # would be far from torch's value.
     if not hasattr(anyloss, "cross_entropy"):
-        loss, arrays = "mse_loss", {"input": np.arange(12.0).reshape(6, 2),
-                                    "target": np.zeros((6, 2))}
+        loss, arrays = "mse_loss", {"input": np.arange(12.0).reshape(6, 2), "target": np.zeros((6, 2))}
         arrays["weight"] = np.array([[100.0, 100.0]] + [[1.0, 1.0]] * 5)
         options: dict = {}
     else:
@@ -115,8 +115,10 @@ def mse_files(tmp_path):
 
 def test_eval_prints_the_value(mse_files, capsys) -> None:
     arrays, paths = mse_files
-    code, out, err = run(["eval", "mse_loss", "--input", paths["input"], "--target",
-                          paths["target"], "--chunk-rows", "4"], capsys)
+    code, out, err = run(
+        ["eval", "mse_loss", "--input", paths["input"], "--target", paths["target"], "--chunk-rows", "4"],
+        capsys,
+    )
     expected, _ = torch_value("mse_loss", {k: arrays[k] for k in ("input", "target")}, {})
     assert code == 0 and err == ""
     assert float(out) == pytest.approx(expected, rel=2e-6)
@@ -125,9 +127,24 @@ def test_eval_prints_the_value(mse_files, capsys) -> None:
 
 def test_eval_json_keys(mse_files, capsys) -> None:
     arrays, paths = mse_files
-    code, out, err = run(["eval", "l1_loss", "--input", paths["input"], "--target",
-                          paths["target"], "--weight", paths["weight"], "--option",
-                          "reduction=sum", "--json", "--chunk-rows", "7"], capsys)
+    code, out, err = run(
+        [
+            "eval",
+            "l1_loss",
+            "--input",
+            paths["input"],
+            "--target",
+            paths["target"],
+            "--weight",
+            paths["weight"],
+            "--option",
+            "reduction=sum",
+            "--json",
+            "--chunk-rows",
+            "7",
+        ],
+        capsys,
+    )
     assert code == 0 and err == ""
     assert out.count("\n") == 1
     record = json.loads(out)
@@ -146,9 +163,24 @@ def test_eval_extra_arrays_and_options(tmp_path, capsys) -> None:
         pytest.fail("gaussian_nll_loss is part of anyloss")
     arrays, options = MAKERS[("gaussian_nll_loss", "var-column")](N)
     paths = _save(tmp_path, arrays)
-    code, out, err = run(["eval", "gaussian_nll_loss", "--input", paths["input"], "--target",
-                          paths["target"], "--array", f"var={paths['var']}", "--option",
-                          "full=true", "--json", "--chunk-rows", "6"], capsys)
+    code, out, err = run(
+        [
+            "eval",
+            "gaussian_nll_loss",
+            "--input",
+            paths["input"],
+            "--target",
+            paths["target"],
+            "--array",
+            f"var={paths['var']}",
+            "--option",
+            "full=true",
+            "--json",
+            "--chunk-rows",
+            "6",
+        ],
+        capsys,
+    )
     assert code == 0, err
     expected, _ = torch_value("gaussian_nll_loss", arrays, options)
     assert json.loads(out)["value"] == pytest.approx(expected, rel=2e-6)
@@ -158,9 +190,22 @@ def test_eval_extra_arrays_and_options(tmp_path, capsys) -> None:
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "dask"])
 def test_eval_backends(mse_files, backend, capsys) -> None:
     arrays, paths = mse_files
-    code, out, err = run(["eval", "mse_loss", "--input", paths["input"], "--target",
-                          paths["target"], "--backend", backend, "--json", "--chunk-rows", "5"],
-                         capsys)
+    code, out, err = run(
+        [
+            "eval",
+            "mse_loss",
+            "--input",
+            paths["input"],
+            "--target",
+            paths["target"],
+            "--backend",
+            backend,
+            "--json",
+            "--chunk-rows",
+            "5",
+        ],
+        capsys,
+    )
     assert code == 0, err
     expected, _ = torch_value("mse_loss", {k: arrays[k] for k in ("input", "target")}, {})
     record = json.loads(out)
@@ -185,10 +230,12 @@ def _write_formats(tmp_path: Path, x: np.ndarray, t: np.ndarray) -> dict[str, tu
         for i, v in enumerate(t):
             f.write(f"{i},{v}\n")
     logits = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), x.shape[1])
-    pq.write_table(pa.table({"logits": logits, "label": pa.array(t)}), tmp_path / "d.parquet",
-                   row_group_size=7)
-    pq.write_table(pa.table({f"c{i}": pa.array(x[:, i]) for i in range(x.shape[1])}),
-                   tmp_path / "wide.parquet")
+    pq.write_table(
+        pa.table({"logits": logits, "label": pa.array(t)}), tmp_path / "d.parquet", row_group_size=7
+    )
+    pq.write_table(
+        pa.table({f"c{i}": pa.array(x[:, i]) for i in range(x.shape[1])}), tmp_path / "wide.parquet"
+    )
     d = str(tmp_path)
     return {
         "npy": (f"{d}/x.npy", f"{d}/t.npy"),
@@ -201,8 +248,7 @@ def _write_formats(tmp_path: Path, x: np.ndarray, t: np.ndarray) -> dict[str, tu
     }
 
 
-FORMATS = ["npy", "npz", "npz-compressed", "csv", "csv-column-number", "parquet",
-           "parquet-columns"]
+FORMATS = ["npy", "npz", "npz-compressed", "csv", "csv-column-number", "parquet", "parquet-columns"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -221,8 +267,9 @@ def test_every_file_format(fmt, tmp_path, capsys) -> None:
     inp, tgt = files[fmt]
     if loss == "mse_loss":
         inp = inp.replace("wide.parquet", "wide.parquet:c0")
-    code, out, err = run(["eval", loss, "--input", inp, "--target", tgt, "--json",
-                          "--chunk-rows", "4"], capsys)
+    code, out, err = run(
+        ["eval", loss, "--input", inp, "--target", tgt, "--json", "--chunk-rows", "4"], capsys
+    )
     assert code == 0, err
     expected, _ = torch_value(loss, {"input": x, "target": t}, {})
     assert json.loads(out)["value"] == pytest.approx(expected, rel=1e-12)
@@ -265,8 +312,7 @@ def test_loss_that_has_not_landed_is_unknown(monkeypatch, capsys, mse_files) -> 
     _, paths = mse_files
     code, out, err = run(["list"], capsys)
     assert code == 0 and "mse_loss" not in out
-    code, out, err = run(["eval", "mse_loss", "--input", paths["input"], "--target",
-                          paths["target"]], capsys)
+    code, out, err = run(["eval", "mse_loss", "--input", paths["input"], "--target", paths["target"]], capsys)
     assert code == 1 and out == ""
     assert err.startswith("anyloss eval: error: unknown loss 'mse_loss'")
 
@@ -280,59 +326,125 @@ def _errors(paths: dict[str, str], tmp_path: Path) -> dict[str, tuple[list[str],
     text.write_text("a,b\n1,x\n")
     x, t = paths["input"], paths["target"]
     return {
-        "missing-file": (["eval", "mse_loss", "--input", str(tmp_path / "nope.npy"),
-                          "--target", t], "no such file"),
-        "directory": (["eval", "mse_loss", "--input", str(tmp_path), "--target", t],
-                      "is a directory"),
-        "unreadable": (["eval", "mse_loss", "--input", str(garbage), "--target", t],
-                       "cannot read"),
-        "unknown-format": (["eval", "mse_loss", "--input", str(tmp_path / "words.csv") + "x",
-                            "--target", t], "no such file"),
-        "bad-csv": (["eval", "mse_loss", "--input", str(text), "--target", t],
-                    "is not a number"),
-        "mismatched-shapes": (["eval", "mse_loss", "--input", x, "--target", str(short),
-                               "--chunk-rows", "5"], "mismatched shapes"),
-        "mismatched-whole": (["eval", "mse_loss", "--input", x, "--target", str(short),
-                              "--chunk-rows", "100"], "mismatched shapes"),
+        "missing-file": (
+            ["eval", "mse_loss", "--input", str(tmp_path / "nope.npy"), "--target", t],
+            "no such file",
+        ),
+        "directory": (["eval", "mse_loss", "--input", str(tmp_path), "--target", t], "is a directory"),
+        "unreadable": (["eval", "mse_loss", "--input", str(garbage), "--target", t], "cannot read"),
+        "unknown-format": (
+            ["eval", "mse_loss", "--input", str(tmp_path / "words.csv") + "x", "--target", t],
+            "no such file",
+        ),
+        "bad-csv": (["eval", "mse_loss", "--input", str(text), "--target", t], "is not a number"),
+        "mismatched-shapes": (
+            ["eval", "mse_loss", "--input", x, "--target", str(short), "--chunk-rows", "5"],
+            "mismatched shapes",
+        ),
+        "mismatched-whole": (
+            ["eval", "mse_loss", "--input", x, "--target", str(short), "--chunk-rows", "100"],
+            "mismatched shapes",
+        ),
         "unknown-loss": (["eval", "mse", "--input", x, "--target", t], "unknown loss 'mse'"),
-        "unknown-option": (["eval", "mse_loss", "--input", x, "--target", t, "--option",
-                            "beta=1"], "unknown option 'beta'"),
-        "option-syntax": (["eval", "mse_loss", "--input", x, "--target", t, "--option", "beta"],
-                          "expected NAME=VALUE"),
-        "bad-value": (["eval", "smooth_l1_loss", "--input", x, "--target", t, "--option",
-                       "beta=wide"], "bad value 'wide' for option beta"),
-        "bad-value-from-the-loss": (["eval", "smooth_l1_loss", "--input", x, "--target", t,
-                                     "--option", "beta=-1", "--chunk-rows", "5"],
-                                    "RuntimeError: smooth_l1_loss does not support negative"),
-        "bad-reduction": (["eval", "mse_loss", "--input", x, "--target", t, "--option",
-                           "reduction=avg", "--chunk-rows", "5"],
-                          "ValueError: avg is not a valid value for reduction"),
-        "reduction-none": (["eval", "mse_loss", "--input", x, "--target", t, "--option",
-                            "reduction=none"], "reduction 'none'"),
+        "unknown-option": (
+            ["eval", "mse_loss", "--input", x, "--target", t, "--option", "beta=1"],
+            "unknown option 'beta'",
+        ),
+        "option-syntax": (
+            ["eval", "mse_loss", "--input", x, "--target", t, "--option", "beta"],
+            "expected NAME=VALUE",
+        ),
+        "bad-value": (
+            ["eval", "smooth_l1_loss", "--input", x, "--target", t, "--option", "beta=wide"],
+            "bad value 'wide' for option beta",
+        ),
+        "bad-value-from-the-loss": (
+            [
+                "eval",
+                "smooth_l1_loss",
+                "--input",
+                x,
+                "--target",
+                t,
+                "--option",
+                "beta=-1",
+                "--chunk-rows",
+                "5",
+            ],
+            "RuntimeError: smooth_l1_loss does not support negative",
+        ),
+        "bad-reduction": (
+            [
+                "eval",
+                "mse_loss",
+                "--input",
+                x,
+                "--target",
+                t,
+                "--option",
+                "reduction=avg",
+                "--chunk-rows",
+                "5",
+            ],
+            "ValueError: avg is not a valid value for reduction",
+        ),
+        "reduction-none": (
+            ["eval", "mse_loss", "--input", x, "--target", t, "--option", "reduction=none"],
+            "reduction 'none'",
+        ),
         "missing-target": (["eval", "mse_loss", "--input", x], "mse_loss needs --target"),
-        "unknown-array": (["eval", "mse_loss", "--input", x, "--target", t, "--array",
-                           f"var={x}"], "mse_loss has no array 'var'"),
-        "npy-column": (["eval", "mse_loss", "--input", x + ":a", "--target", t],
-                       "a .npy file has no columns"),
-        "npz-member": (["eval", "mse_loss", "--input", str(tmp_path / "m.npz") + ":zz",
-                        "--target", t], "no array 'zz'"),
-        "chunk-rows": (["eval", "mse_loss", "--input", x, "--target", t, "--chunk-rows", "0"],
-                       "--chunk-rows must be at least 1"),
-        "scheduler-unreachable": (["eval", "mse_loss", "--input", x, "--target", t,
-                                   "--scheduler", "tcp://127.0.0.1:9"],
-                                  "cannot connect to the scheduler"),
-        "scheduler-without-dask": (["eval", "mse_loss", "--input", x, "--target", t,
-                                    "--backend", "torch", "--scheduler", "threads"],
-                                   "--scheduler needs --backend dask"),
+        "unknown-array": (
+            ["eval", "mse_loss", "--input", x, "--target", t, "--array", f"var={x}"],
+            "mse_loss has no array 'var'",
+        ),
+        "npy-column": (
+            ["eval", "mse_loss", "--input", x + ":a", "--target", t],
+            "a .npy file has no columns",
+        ),
+        "npz-member": (
+            ["eval", "mse_loss", "--input", str(tmp_path / "m.npz") + ":zz", "--target", t],
+            "no array 'zz'",
+        ),
+        "chunk-rows": (
+            ["eval", "mse_loss", "--input", x, "--target", t, "--chunk-rows", "0"],
+            "--chunk-rows must be at least 1",
+        ),
+        "scheduler-unreachable": (
+            ["eval", "mse_loss", "--input", x, "--target", t, "--scheduler", "tcp://127.0.0.1:9"],
+            "cannot connect to the scheduler",
+        ),
+        "scheduler-without-dask": (
+            ["eval", "mse_loss", "--input", x, "--target", t, "--backend", "torch", "--scheduler", "threads"],
+            "--scheduler needs --backend dask",
+        ),
         "info-unknown": (["info", "nope"], "unknown loss 'nope'"),
     }
 
 
-ERRORS = ["missing-file", "directory", "unreadable", "unknown-format", "bad-csv",
-          "mismatched-shapes", "mismatched-whole", "unknown-loss", "unknown-option",
-          "option-syntax", "bad-value", "bad-value-from-the-loss", "bad-reduction",
-          "reduction-none", "missing-target", "unknown-array", "npy-column", "npz-member",
-          "chunk-rows", "scheduler-unreachable", "scheduler-without-dask", "info-unknown"]
+ERRORS = [
+    "missing-file",
+    "directory",
+    "unreadable",
+    "unknown-format",
+    "bad-csv",
+    "mismatched-shapes",
+    "mismatched-whole",
+    "unknown-loss",
+    "unknown-option",
+    "option-syntax",
+    "bad-value",
+    "bad-value-from-the-loss",
+    "bad-reduction",
+    "reduction-none",
+    "missing-target",
+    "unknown-array",
+    "npy-column",
+    "npz-member",
+    "chunk-rows",
+    "scheduler-unreachable",
+    "scheduler-without-dask",
+    "info-unknown",
+]
 
 
 @pytest.mark.parametrize("case", ERRORS)
@@ -351,14 +463,16 @@ def test_errors_are_one_line_and_a_nonzero_exit(case, mse_files, tmp_path, capsy
 
 def test_errors_in_a_real_process_have_no_traceback(mse_files) -> None:
     _, paths = mse_files
-    proc = subprocess.run([*ANYLOSS, "eval", "mse_loss", "--input", paths["input"] + "zz",
-                           "--target", paths["target"]], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [*ANYLOSS, "eval", "mse_loss", "--input", paths["input"] + "zz", "--target", paths["target"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
-    proc = subprocess.run([*ANYLOSS, "eval", "--help"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([*ANYLOSS, "eval", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "--chunk-rows" in proc.stdout
 
 
@@ -372,9 +486,22 @@ def test_every_command_has_help(command, capsys) -> None:
 
 def test_no_progress_bar_when_piped(mse_files) -> None:
     _, paths = mse_files
-    proc = subprocess.run([*ANYLOSS, "eval", "mse_loss", "--input", paths["input"], "--target",
-                           paths["target"], "--chunk-rows", "2"], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            *ANYLOSS,
+            "eval",
+            "mse_loss",
+            "--input",
+            paths["input"],
+            "--target",
+            paths["target"],
+            "--chunk-rows",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0
     assert proc.stderr == ""
     assert proc.stdout.count("\n") == 1
@@ -383,8 +510,9 @@ def test_no_progress_bar_when_piped(mse_files) -> None:
 def _run_in_terminal(argv: list[str]) -> str:
     """Run with stdout and stderr on a pseudo-terminal; everything the terminal shows."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(argv, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL,
-                            env={**os.environ, "COLUMNS": "100"})
+    proc = subprocess.Popen(
+        argv, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "100"}
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -407,13 +535,35 @@ def test_progress_bar_on_a_terminal(tmp_path) -> None:
     x = np.zeros((4000, 3), np.float32)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "t.npy", x + 1)
-    shown = _run_in_terminal([*ANYLOSS, "eval", "mse_loss", "--input", str(tmp_path / "x.npy"),
-                              "--target", str(tmp_path / "t.npy"), "--chunk-rows", "10"])
+    shown = _run_in_terminal(
+        [
+            *ANYLOSS,
+            "eval",
+            "mse_loss",
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--target",
+            str(tmp_path / "t.npy"),
+            "--chunk-rows",
+            "10",
+        ]
+    )
     assert "rows" in shown and "%" in shown  # tqdm's bar
     assert shown.rstrip().endswith("1.0")
-    quiet = _run_in_terminal([*ANYLOSS, "eval", "mse_loss", "--input", str(tmp_path / "x.npy"),
-                              "--target", str(tmp_path / "t.npy"), "--chunk-rows", "10",
-                              "--no-progress"])
+    quiet = _run_in_terminal(
+        [
+            *ANYLOSS,
+            "eval",
+            "mse_loss",
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--target",
+            str(tmp_path / "t.npy"),
+            "--chunk-rows",
+            "10",
+            "--no-progress",
+        ]
+    )
     assert quiet.strip() == "1.0"
 
 
@@ -421,8 +571,7 @@ def test_memory_is_bounded_by_the_chunk(tmp_path) -> None:
     # 64 MB of float32 in chunks of 1 MB: the process's peak resident memory grows by far
     # less than the file (memory-mapped reads are unmapped chunk by chunk).
     n, width = 4096, 4096
-    x = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32,
-                                  shape=(n, width))
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32, shape=(n, width))
     x[:] = 0.5
     x.flush()
     del x
@@ -436,9 +585,24 @@ def test_memory_is_bounded_by_the_chunk(tmp_path) -> None:
         "print((peak - before) * 1024, file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script, "eval", "mse_loss", "--input",
-                           str(tmp_path / "x.npy"), "--target", str(tmp_path / "t.npy"),
-                           "--chunk-rows", "64"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "eval",
+            "mse_loss",
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--target",
+            str(tmp_path / "t.npy"),
+            "--chunk-rows",
+            "64",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout) == 0.25
     grown = int(proc.stderr.strip().splitlines()[-1])

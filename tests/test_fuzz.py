@@ -21,9 +21,7 @@ from support.backends import JaxBackend, NumpyBackend, TorchBackend
 from support.oracle import Case, assert_close, record, tolerance, torch_outcome
 
 BACKENDS = [NumpyBackend(), TorchBackend(native=False), JaxBackend(jit=False)]
-FUZZ = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 dtypes = st.sampled_from(["float32", "float64"])
 reductions = st.sampled_from(["none", "mean", "sum"])
@@ -33,7 +31,8 @@ reductions = st.sampled_from(["none", "mean", "sum"])
 def arrays(draw, shape, dtype, low=-10.0, high=10.0):
     return draw(
         hnp.arrays(
-            dtype, shape,
+            dtype,
+            shape,
             elements=st.floats(low, high, allow_nan=False, width=32 if dtype == "float32" else 64),
         )
     )
@@ -43,8 +42,7 @@ def arrays(draw, shape, dtype, low=-10.0, high=10.0):
 def pair(draw, low=-10.0, high=10.0):
     """Two broadcast-compatible arrays of one dtype."""
     dtype = draw(dtypes)
-    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
-                                                    max_side=4))
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4))
     a, b = shapes.input_shapes
     return draw(arrays(a, dtype, low, high)), draw(arrays(b, dtype, low, high))
 

@@ -168,11 +168,13 @@ MODULES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "settings", "arity"), MODULES,
-                         ids=[f"{n}-{s}" for n, s, _ in MODULES])
+@pytest.mark.parametrize(("name", "settings", "arity"), MODULES, ids=[f"{n}-{s}" for n, s, _ in MODULES])
 def test_torch_module_matches_torchs_module(name: str, settings: dict, arity: int) -> None:
-    inputs = [torch.from_numpy(np.abs(X) + 0.1), torch.from_numpy(np.abs(T)),
-              torch.from_numpy(np.full(X.shape, 0.4))][:arity]
+    inputs = [
+        torch.from_numpy(np.abs(X) + 0.1),
+        torch.from_numpy(np.abs(T)),
+        torch.from_numpy(np.full(X.shape, 0.4)),
+    ][:arity]
     with warnings.catch_warnings(record=True) as theirs:
         warnings.simplefilter("always")
         reference = getattr(torch.nn, name)(**settings)

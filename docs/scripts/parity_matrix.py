@@ -113,9 +113,7 @@ def measure(part: int = 0, parts: int = 1) -> dict:
                 continue
             args, kwargs = _convert(case, backend)
             try:
-                got = record(
-                    lambda b=backend, f=fn, a=args, k=kwargs: b.call(f, a, k), backend.to_numpy
-                )
+                got = record(lambda b=backend, f=fn, a=args, k=kwargs: b.call(f, a, k), backend.to_numpy)
             except Exception:  # noqa: BLE001 - computing a lazy result failed: a cell too
                 got = Outcome(error=("compute", ""))
             entry = table.setdefault((case.fn, backend.name, dtype), [0.0, None, 0, True])
@@ -128,8 +126,7 @@ def measure(part: int = 0, parts: int = 1) -> dict:
             if want_grads is not None and backend.differentiable:
                 with np.errstate(all="ignore"):
                     try:
-                        grads = backend.grad(fn, args, kwargs, case.grad,
-                                             cotangent(expected.shape))
+                        grads = backend.grad(fn, args, kwargs, case.grad, cotangent(expected.shape))
                     except Exception:  # noqa: BLE001 - a failure is a cell of the matrix
                         entry[1], entry[3] = math.inf, False
                         continue

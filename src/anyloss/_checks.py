@@ -153,7 +153,7 @@ def float_result_type(xp: Any, *arrays: Any) -> Any:
 def require_floating(xp: Any, dtype: Any, kernel: str) -> None:
     """torch's dispatch error for a float-only kernel given integers."""
     if not _xp.is_floating(xp, dtype):
-        raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_dtype_name(dtype)}\'')
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{torch_dtype_name(dtype)}'")
 
 
 def mean_dtype_error(dtype: Any) -> RuntimeError:

@@ -76,8 +76,7 @@ def demo(out: Any = None) -> int:
     backends = list(converters)
     available = [e for e in EXAMPLES if hasattr(anyloss, e.loss)]
     width = max(len(e.title) for e in available)
-    print("anyloss demo: the worked examples of the seed documents, on every installed backend",
-          file=out)
+    print("anyloss demo: the worked examples of the seed documents, on every installed backend", file=out)
     print("(✓ = the value rounds to the quoted number; ✗ = it does not)\n", file=out)
     header = f"{'example':<{width}}  {'quoted':>8}  " + "  ".join(f"{b:>18}" for b in backends)
     print(header, file=out)
@@ -94,8 +93,11 @@ def demo(out: Any = None) -> int:
     missing = [e.title for e in EXAMPLES if not hasattr(anyloss, e.loss)]
     if missing:
         print(f"\nnot yet available: {', '.join(missing)}", file=out)
-    print(f"\n{len(available) * len(backends) - failures} of {len(available) * len(backends)} "
-          "values match their sources.", file=out)
+    print(
+        f"\n{len(available) * len(backends) - failures} of {len(available) * len(backends)} "
+        "values match their sources.",
+        file=out,
+    )
     return 1 if failures else 0
 
 
@@ -108,29 +110,53 @@ def _eval_parser(commands: Any) -> None:
         "FILE[:COLUMN] names an .npz member or a CSV/Parquet column.",
     )
     parser.add_argument("loss", help="the loss, e.g. cross_entropy (see `anyloss list`)")
-    parser.add_argument("--input", required=True, metavar="FILE[:COLUMN]",
-                        help="the predictions (the loss's first array)")
+    parser.add_argument(
+        "--input", required=True, metavar="FILE[:COLUMN]", help="the predictions (the loss's first array)"
+    )
     parser.add_argument("--target", metavar="FILE[:COLUMN]", help="the targets")
     parser.add_argument("--weight", metavar="FILE[:COLUMN]", help="the weights")
-    parser.add_argument("--array", action="append", default=[], metavar="NAME=FILE[:COLUMN]",
-                        help="any other array of the loss by its parameter name, e.g. "
-                        "var=var.npy or input_lengths=lengths.npy (repeatable)")
-    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                        help="an option of the loss, e.g. ignore_index=0 (repeatable)")
-    parser.add_argument("--backend", choices=_eval.BACKENDS,
-                        help="the array library the loss runs on (default: numpy; dask with "
-                        "--scheduler)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="Dask scheduler: a dask.distributed address (tcp://host:8786) or "
-                        "threads, processes, synchronous; implies --backend dask")
-    parser.add_argument("--chunk-rows", type=int, metavar="N",
-                        help="rows per chunk (default: about 32 MiB of the widest input)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object: loss, value, options, elements, backend, "
-                        "seconds")
-    parser.add_argument("--no-progress", action="store_true",
-                        help="no progress bar (there is none when the output is not a "
-                        "terminal)")
+    parser.add_argument(
+        "--array",
+        action="append",
+        default=[],
+        metavar="NAME=FILE[:COLUMN]",
+        help="any other array of the loss by its parameter name, e.g. "
+        "var=var.npy or input_lengths=lengths.npy (repeatable)",
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an option of the loss, e.g. ignore_index=0 (repeatable)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=_eval.BACKENDS,
+        help="the array library the loss runs on (default: numpy; dask with --scheduler)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler: a dask.distributed address (tcp://host:8786) or "
+        "threads, processes, synchronous; implies --backend dask",
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        metavar="N",
+        help="rows per chunk (default: about 32 MiB of the widest input)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: loss, value, options, elements, backend, seconds",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none when the output is not a terminal)",
+    )
 
 
 def eval_command(args: argparse.Namespace, out: Any = None) -> int:
@@ -154,8 +180,7 @@ def eval_command(args: argparse.Namespace, out: Any = None) -> int:
     params = _eval.loss_parameters(name)
     for key in named:
         if key not in params.arrays:
-            raise _eval.EvalError(f"{name} has no array '{key}' "
-                                  f"(arrays: {', '.join(params.arrays)})")
+            raise _eval.EvalError(f"{name} has no array '{key}' (arrays: {', '.join(params.arrays)})")
     missing = [k for k in params.required if k not in named]
     if missing:
         flags = {_eval.array_for_flag(name, "target"): "--target"}
@@ -164,14 +189,22 @@ def eval_command(args: argparse.Namespace, out: Any = None) -> int:
     sources = {key: _eval.open_source(spec, key) for key, spec in named.items()}
     backend = args.backend or ("dask" if args.scheduler is not None else "numpy")
     progress = not args.no_progress and sys.stderr.isatty() and out.isatty()
-    result = _eval.evaluate(name, sources, options, backend=backend,
-                            chunk_rows=args.chunk_rows, scheduler=args.scheduler,
-                            progress=progress)
+    result = _eval.evaluate(
+        name,
+        sources,
+        options,
+        backend=backend,
+        chunk_rows=args.chunk_rows,
+        scheduler=args.scheduler,
+        progress=progress,
+    )
     if args.json:
         print(json.dumps(result.as_dict(), allow_nan=True), file=out)
     else:
-        print(repr(result.value) if result.dtype.startswith(("float", "bfloat"))
-              else str(int(result.value)), file=out)
+        print(
+            repr(result.value) if result.dtype.startswith(("float", "bfloat")) else str(int(result.value)),
+            file=out,
+        )
     return 0
 
 
@@ -190,20 +223,22 @@ def list_command(out: Any = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="anyloss",
-        description="PyTorch's loss functions, with PyTorch's exact semantics, on every array "
-        "library.",
+        description="PyTorch's loss functions, with PyTorch's exact semantics, on every array library.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser(
-        "demo", help="the seed documents' worked examples on every installed backend"
-    )
+    commands.add_parser("demo", help="the seed documents' worked examples on every installed backend")
     _eval_parser(commands)
-    commands.add_parser("list", help="the losses, their arrays and options, and the backends",
-                        description="The losses, their arrays, options and defaults, and the "
-                        "backends installed.")
-    info = commands.add_parser("info", help="one loss: its arrays, options and defaults",
-                               description="One loss: its signature, arrays, options and "
-                               "defaults, how 'mean' divides, and the backends installed.")
+    commands.add_parser(
+        "list",
+        help="the losses, their arrays and options, and the backends",
+        description="The losses, their arrays, options and defaults, and the backends installed.",
+    )
+    info = commands.add_parser(
+        "info",
+        help="one loss: its arrays, options and defaults",
+        description="One loss: its signature, arrays, options and "
+        "defaults, how 'mean' divides, and the backends installed.",
+    )
     info.add_argument("loss", help="the loss, e.g. cross_entropy")
     args = parser.parse_args(argv)
     if args.command == "demo":

@@ -64,8 +64,9 @@ _NOT_OPTIONS = frozenset({"size_average", "reduce", "distance_function", "xp"})
 _OPTIONAL_ARRAYS = frozenset({"weight", "pos_weight"})
 
 BACKENDS = ("numpy", "torch", "jax", "dask")
-_DASK_SCHEDULERS = frozenset({"threads", "threading", "processes", "multiprocessing",
-                              "sync", "synchronous", "single-threaded"})
+_DASK_SCHEDULERS = frozenset(
+    {"threads", "threading", "processes", "multiprocessing", "sync", "synchronous", "single-threaded"}
+)
 
 
 class EvalError(Exception):
@@ -209,13 +210,12 @@ SPECS: dict[str, Spec] = {
         denominator=_kl_div_total,
         mean_rule="the number of terms ('batchmean': the batch size)",
     ),
-    "l1_loss": Spec(denominator=_weight_total,
-                    mean_rule="the number of terms (Σ weight with a weight)"),
+    "l1_loss": Spec(denominator=_weight_total, mean_rule="the number of terms (Σ weight with a weight)"),
     "margin_ranking_loss": _ELEMENTWISE,
-    "mse_loss": Spec(denominator=_weight_total,
-                     mean_rule="the number of terms (Σ weight with a weight)"),
-    "multi_margin_loss": Spec(min_ndim=2, batch_arrays=frozenset({"target"}),
-                              class_arrays=frozenset({"weight"})),
+    "mse_loss": Spec(denominator=_weight_total, mean_rule="the number of terms (Σ weight with a weight)"),
+    "multi_margin_loss": Spec(
+        min_ndim=2, batch_arrays=frozenset({"target"}), class_arrays=frozenset({"weight"})
+    ),
     "multilabel_margin_loss": _ROWS,
     "multilabel_soft_margin_loss": Spec(min_ndim=2),
     "nll_loss": _CLASS_INDEX,
@@ -292,15 +292,17 @@ def parse_options(name: str, items: list[str]) -> dict[str, Any]:
         value, default = _parse_value(text), params.options[key]
         if isinstance(default, bool) and not isinstance(value, bool):
             raise EvalError(f"bad value '{text}' for option {key}: expected true or false")
-        if (isinstance(default, (int, float)) and not isinstance(default, bool)
-                and not (isinstance(value, (int, float)) and not isinstance(value, bool))):
+        if (
+            isinstance(default, (int, float))
+            and not isinstance(default, bool)
+            and not (isinstance(value, (int, float)) and not isinstance(value, bool))
+        ):
             raise EvalError(f"bad value '{text}' for option {key}: expected a number")
         if isinstance(default, str) and not isinstance(value, str):
             value = text
         options[key] = value
     if options.get("reduction") == "none":
-        raise EvalError("reduction 'none' gives one value per term; anyloss eval reduces "
-                        "('mean' or 'sum')")
+        raise EvalError("reduction 'none' gives one value per term; anyloss eval reduces ('mean' or 'sum')")
     return options
 
 
@@ -365,8 +367,10 @@ class NpySource(Source):
         with open(path, "rb") as f:
             f.seek(start)
             version = np.lib.format.read_magic(f)
-            reader = {(1, 0): np.lib.format.read_array_header_1_0,
-                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            reader = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
             if reader is None:
                 raise EvalError(f"{name}: unsupported .npy version {version}")
             shape, fortran, dtype = reader(f)
@@ -379,8 +383,14 @@ class NpySource(Source):
         self.shape, self.dtype, self.fortran = tuple(shape), dtype, fortran
 
     def _map(self) -> np.ndarray:
-        return np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset,
-                         shape=self.shape, order="F" if self.fortran else "C")
+        return np.memmap(
+            self.path,
+            dtype=self.dtype,
+            mode="r",
+            offset=self.offset,
+            shape=self.shape,
+            order="F" if self.fortran else "C",
+        )
 
     def read(self, start: int, stop: int, axis: int = 0) -> np.ndarray:
         if _xp.numel(self.shape) == 0:
@@ -394,9 +404,13 @@ class NpySource(Source):
             rows = max(stop - start, 0)
             if rows == 0 or row == 0:
                 return np.zeros((rows, *self.shape[1:]), self.dtype)
-            view = np.memmap(self.path, dtype=self.dtype, mode="r",
-                             offset=self.offset + start * row * self.dtype.itemsize,
-                             shape=(rows, *self.shape[1:]))
+            view = np.memmap(
+                self.path,
+                dtype=self.dtype,
+                mode="r",
+                offset=self.offset + start * row * self.dtype.itemsize,
+                shape=(rows, *self.shape[1:]),
+            )
             chunk = np.array(view)
             del view
             return chunk
@@ -410,8 +424,7 @@ class NpySource(Source):
         if not isinstance(index, tuple):
             index = (index,)
         first = index[0] if index else slice(None)
-        if (isinstance(first, slice) and first.step in (None, 1) and self.shape
-                and not self.fortran):
+        if isinstance(first, slice) and first.step in (None, 1) and self.shape and not self.fortran:
             start, stop, _ = first.indices(self.shape[0])
             return self.read(start, stop)[(slice(None), *index[1:])]
         mapped = self._map()
@@ -503,8 +516,7 @@ class CsvSource(_SequentialSource):
                     width = len(fields)
                     is_int = [True] * width
                 if len(fields) != width:
-                    raise EvalError(f"{name}: row {rows + 1} has {len(fields)} fields, "
-                                    f"expected {width}")
+                    raise EvalError(f"{name}: row {rows + 1} has {len(fields)} fields, expected {width}")
                 for i, x in enumerate(fields):
                     if is_int[i] and not _is_int(x):
                         if not _is_float(x):
@@ -565,8 +577,9 @@ class ParquetSource(_SequentialSource):
         try:
             import pyarrow.parquet as pq
         except ImportError:
-            raise EvalError(f"{name}: reading Parquet needs pyarrow "
-                            "(pip install 'anyloss[parquet]')") from None
+            raise EvalError(
+                f"{name}: reading Parquet needs pyarrow (pip install 'anyloss[parquet]')"
+            ) from None
         self.path, self.name = path, name
         try:
             file = pq.ParquetFile(path)
@@ -583,8 +596,11 @@ class ParquetSource(_SequentialSource):
             import pyarrow as pa
 
             types = [file.schema_arrow.field(c).type for c in self.columns]
-            dtype = np.dtype(types[0].to_pandas_dtype()) if pa.types.is_primitive(types[0]) \
+            dtype = (
+                np.dtype(types[0].to_pandas_dtype())
+                if pa.types.is_primitive(types[0])
                 else np.dtype(np.float64)
+            )
             self.dtype = dtype
             self.shape = (0,) if len(self.columns) == 1 else (0, len(self.columns))
         else:
@@ -596,8 +612,11 @@ class ParquetSource(_SequentialSource):
         arrays = []
         for i in range(batch.num_columns):
             col = batch.column(i)
-            if pa.types.is_fixed_size_list(col.type) or pa.types.is_list(col.type) \
-                    or pa.types.is_large_list(col.type):
+            if (
+                pa.types.is_fixed_size_list(col.type)
+                or pa.types.is_list(col.type)
+                or pa.types.is_large_list(col.type)
+            ):
                 values = col.flatten().to_numpy(zero_copy_only=False)
                 n = len(col)
                 if n and values.size % n:
@@ -666,8 +685,7 @@ def open_source(spec: str, name: str = "input") -> Source:
                 keys = list(members.keys())
                 if column is None:
                     if len(keys) != 1:
-                        raise EvalError(f"{where}: name one array (FILE:NAME) of "
-                                        f"{', '.join(keys)}")
+                        raise EvalError(f"{where}: name one array (FILE:NAME) of {', '.join(keys)}")
                     column = keys[0]
                 if column not in keys:
                     raise EvalError(f"{where}: no array '{column}' (arrays: {', '.join(keys)})")
@@ -700,8 +718,14 @@ class Result:
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"loss": self.loss, "value": self.value, "options": self.options,
-                "elements": self.elements, "backend": self.backend, "seconds": self.seconds}
+        return {
+            "loss": self.loss,
+            "value": self.value,
+            "options": self.options,
+            "elements": self.elements,
+            "backend": self.backend,
+            "seconds": self.seconds,
+        }
 
 
 @dataclasses.dataclass
@@ -713,8 +737,7 @@ class _Plan:
     chunk_rows: int
 
 
-def _plan(spec: Spec, sources: Mapping[str, Source], first: str,
-          chunk_rows: int | None) -> _Plan:
+def _plan(spec: Spec, sources: Mapping[str, Source], first: str, chunk_rows: int | None) -> _Plan:
     lead = sources[first]
     axes: dict[str, int | None] = dict.fromkeys(sources)
     if lead.ndim < spec.min_ndim or lead.ndim <= spec.input_axis:
@@ -729,15 +752,19 @@ def _plan(spec: Spec, sources: Mapping[str, Source], first: str,
                 axes[key] = None  # concatenated CTC targets: cut by the lengths
                 continue
             if src.shape[0] != n:
-                raise EvalError(f"mismatched shapes: {lead.name} has {n} entries along axis "
-                                f"{spec.input_axis}, {src.name} has {src.shape[0]}")
+                raise EvalError(
+                    f"mismatched shapes: {lead.name} has {n} entries along axis "
+                    f"{spec.input_axis}, {src.name} has {src.shape[0]}"
+                )
             axes[key] = 0
         elif src.ndim == lead.ndim and spec.input_axis == 0:
             if src.shape[0] == n:
                 axes[key] = 0
             elif src.shape[0] != 1:
-                raise EvalError(f"mismatched shapes: {lead.name} has shape {list(lead.shape)}, "
-                                f"{src.name} has shape {list(src.shape)}")
+                raise EvalError(
+                    f"mismatched shapes: {lead.name} has shape {list(lead.shape)}, "
+                    f"{src.name} has shape {list(src.shape)}"
+                )
     widest = max((sources[k].nbytes // max(n, 1)) for k, a in axes.items() if a is not None)
     rows = chunk_rows if chunk_rows is not None else max(1, DEFAULT_CHUNK_BYTES // max(widest, 1))
     return _Plan(axes, n, rows)
@@ -785,8 +812,15 @@ class _Progress:
             # A terminal that reports no size (0×0, as a bare pseudo-terminal does) would
             # hide tqdm's bar: it gets 80×24 instead.
             size = shutil.get_terminal_size((80, 24))
-            self.bar = tqdm(total=total, unit="rows", unit_scale=True, file=sys.stderr,
-                            leave=False, ncols=size.columns, nrows=max(size.lines, 2))
+            self.bar = tqdm(
+                total=total,
+                unit="rows",
+                unit_scale=True,
+                file=sys.stderr,
+                leave=False,
+                ncols=size.columns,
+                nrows=max(size.lines, 2),
+            )
 
     def update(self, n: int) -> None:
         if self.bar is not None:
@@ -806,9 +840,14 @@ def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
             print(f"anyloss: warning: {text}", file=sys.stderr)
 
 
-def _slice_arrays(sources: Mapping[str, Source], plan: _Plan, start: int, stop: int,
-                  whole: Mapping[str, np.ndarray], offsets: np.ndarray | None
-                  ) -> dict[str, np.ndarray]:
+def _slice_arrays(
+    sources: Mapping[str, Source],
+    plan: _Plan,
+    start: int,
+    stop: int,
+    whole: Mapping[str, np.ndarray],
+    offsets: np.ndarray | None,
+) -> dict[str, np.ndarray]:
     chunk = {}
     for key, src in sources.items():
         axis = plan.axes[key]
@@ -821,9 +860,16 @@ def _slice_arrays(sources: Mapping[str, Source], plan: _Plan, start: int, stop: 
     return chunk
 
 
-def evaluate(name: str, sources: Mapping[str, Source], options: Mapping[str, Any], *,
-             backend: str = "numpy", chunk_rows: int | None = None,
-             scheduler: str | None = None, progress: bool = False) -> Result:
+def evaluate(
+    name: str,
+    sources: Mapping[str, Source],
+    options: Mapping[str, Any],
+    *,
+    backend: str = "numpy",
+    chunk_rows: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+) -> Result:
     """The loss over arrays in files, exactly as over the whole arrays in memory."""
     fn = loss_function(name)
     spec = SPECS[name]
@@ -843,13 +889,12 @@ def evaluate(name: str, sources: Mapping[str, Source], options: Mapping[str, Any
     plan = _plan(spec, sources, first, chunk_rows)
     began = time.perf_counter()
     if backend == "dask":
-        value, dtype, elements = _evaluate_dask(fn, spec, sources, options, plan, scheduler,
-                                                progress)
+        value, dtype, elements = _evaluate_dask(fn, spec, sources, options, plan, scheduler, progress)
     else:
-        value, dtype, elements = _evaluate_stream(fn, spec, sources, options, plan,
-                                                  _converter(backend), progress)
-    return Result(name, value, dtype, options, elements, backend,
-                  round(time.perf_counter() - began, 6))
+        value, dtype, elements = _evaluate_stream(
+            fn, spec, sources, options, plan, _converter(backend), progress
+        )
+    return Result(name, value, dtype, options, elements, backend, round(time.perf_counter() - began, 6))
 
 
 def _call(fn: Callable[..., Any], arrays: Mapping[str, Any], options: Mapping[str, Any]) -> Any:
@@ -869,14 +914,18 @@ def _final(value: float, dtype: np.dtype) -> float:
     return float(np.asarray(value).astype(dtype)) if np.isfinite(value) else value
 
 
-def _evaluate_stream(fn: Callable[..., Any], spec: Spec, sources: Mapping[str, Source],
-                     options: dict[str, Any], plan: _Plan,
-                     convert: Callable[[np.ndarray], Any], progress: bool
-                     ) -> tuple[float, str, int]:
+def _evaluate_stream(
+    fn: Callable[..., Any],
+    spec: Spec,
+    sources: Mapping[str, Source],
+    options: dict[str, Any],
+    plan: _Plan,
+    convert: Callable[[np.ndarray], Any],
+    progress: bool,
+) -> tuple[float, str, int]:
     whole = {k: s.read_all() for k, s in sources.items() if plan.axes[k] is None}
     offsets = None
-    if "targets" in whole and plan.axes.get("target_lengths") is not None \
-            and whole["targets"].ndim == 1:
+    if "targets" in whole and plan.axes.get("target_lengths") is not None and whole["targets"].ndim == 1:
         del whole["targets"]
         lengths = sources["target_lengths"].read_all()
         offsets = np.concatenate([[0], np.cumsum(lengths.astype(np.int64))])
@@ -885,8 +934,7 @@ def _evaluate_stream(fn: Callable[..., Any], spec: Spec, sources: Mapping[str, S
     reduction = options["reduction"]
     if len(bounds) <= 1:
         # One chunk: the loss's own reduction, exactly torch's number.
-        arrays = {k: convert(v) for k, v in
-                  _slice_arrays(sources, plan, 0, n, whole, offsets).items()}
+        arrays = {k: convert(v) for k, v in _slice_arrays(sources, plan, 0, n, whole, offsets).items()}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = _to_numpy(_call(fn, arrays, options))
@@ -899,8 +947,9 @@ def _evaluate_stream(fn: Callable[..., Any], spec: Spec, sources: Mapping[str, S
     dtype = None
     try:
         for start, stop in bounds:
-            arrays = {k: convert(v) for k, v in
-                      _slice_arrays(sources, plan, start, stop, whole, offsets).items()}
+            arrays = {
+                k: convert(v) for k, v in _slice_arrays(sources, plan, start, stop, whole, offsets).items()
+            }
             if dtype is None:
                 # The first chunk with the reduction asked for: torch's checks of the
                 # reduction, dtypes and shapes, and its warnings, once.
@@ -936,14 +985,26 @@ def _dask_array(src: Source, axis: int | None, rows: int) -> Any:
     else:
         chunks = tuple(rows if i == axis else s for i, s in enumerate(src.shape))
     if isinstance(src, NpySource):
-        return da.from_array(src, chunks=chunks or (), lock=False, asarray=False,
-                             meta=np.empty((0,) * src.ndim, src.dtype), name=None)
+        return da.from_array(
+            src,
+            chunks=chunks or (),
+            lock=False,
+            asarray=False,
+            meta=np.empty((0,) * src.ndim, src.dtype),
+            name=None,
+        )
     return da.from_array(src.read_all(), chunks=chunks or ())
 
 
-def _evaluate_dask(fn: Callable[..., Any], spec: Spec, sources: Mapping[str, Source],
-                   options: dict[str, Any], plan: _Plan, scheduler: str | None,
-                   progress: bool) -> tuple[float, str, int]:
+def _evaluate_dask(
+    fn: Callable[..., Any],
+    spec: Spec,
+    sources: Mapping[str, Source],
+    options: dict[str, Any],
+    plan: _Plan,
+    scheduler: str | None,
+    progress: bool,
+) -> tuple[float, str, int]:
     if not installed("dask"):
         raise EvalError("the dask backend needs dask (pip install 'anyloss[dask]')")
     import dask
@@ -999,8 +1060,7 @@ def _computed(lazy: Any) -> np.ndarray:
 
 def _client(address: str) -> Any:
     if not installed("distributed"):
-        raise EvalError("--scheduler ADDRESS needs dask.distributed "
-                        "(pip install 'anyloss[distributed]')")
+        raise EvalError("--scheduler ADDRESS needs dask.distributed (pip install 'anyloss[distributed]')")
     from distributed import Client
 
     try:
@@ -1008,8 +1068,7 @@ def _client(address: str) -> Any:
             warnings.simplefilter("ignore")
             return Client(address, timeout="10s", set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - connection errors vary
-        raise EvalError(f"cannot connect to the scheduler at {address} ({one_line(exc)})") \
-            from None
+        raise EvalError(f"cannot connect to the scheduler at {address} ({one_line(exc)})") from None
 
 
 def describe_loss(name: str) -> str:
@@ -1022,8 +1081,7 @@ def describe_loss(name: str) -> str:
     print(f"{name}: {doc[0] if doc else ''}", file=out)
     signature = inspect.signature(fn)
     signature = signature.replace(
-        parameters=[p.replace(annotation=inspect.Parameter.empty)
-                    for p in signature.parameters.values()],
+        parameters=[p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()],
         return_annotation=inspect.Signature.empty,
     )
     print(f"  signature: {name}{signature}", file=out)
@@ -1048,4 +1106,3 @@ def array_for_flag(name: str, flag: str) -> str:
                 return candidate
         return params.required[1] if len(params.required) > 1 else "target"
     return flag
-

@@ -32,9 +32,7 @@ def array_namespace(*arrays: Any, xp: Any = None) -> Any:
         return _wrapped_namespace(xp)
     kind = type(arrays[0])
     ns = _by_type.get(kind)
-    if ns is not None and all(
-        type(a) is kind or a is None or isinstance(a, _SCALAR_TYPES) for a in arrays
-    ):
+    if ns is not None and all(type(a) is kind or a is None or isinstance(a, _SCALAR_TYPES) for a in arrays):
         return ns
     present = [a for a in arrays if a is not None and not isinstance(a, _SCALAR_TYPES)]
     same_type = all(type(a) is kind for a in present)

@@ -114,9 +114,7 @@ class StrictBackend(Backend):
         if self.data_dependent_shapes:
             yield
             return
-        array_api_strict.set_array_api_strict_flags(
-            data_dependent_shapes=False, boolean_indexing=False
-        )
+        array_api_strict.set_array_api_strict_flags(data_dependent_shapes=False, boolean_indexing=False)
         try:
             yield
         finally:

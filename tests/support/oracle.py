@@ -85,9 +85,11 @@ def torch_call(case: Case) -> tuple[Callable[..., Any], tuple, dict]:
     args, kwargs = case.args, case.kwargs
     if case.to_torch is not None:
         args, kwargs = case.to_torch(args, kwargs)
-    return getattr(F, case.fn), tuple(to_tensor(a) for a in args), {
-        k: to_tensor(v) for k, v in kwargs.items()
-    }
+    return (
+        getattr(F, case.fn),
+        tuple(to_tensor(a) for a in args),
+        {k: to_tensor(v) for k, v in kwargs.items()},
+    )
 
 
 def record(call: Callable[[], Any], to_numpy: Callable[[Any], np.ndarray]) -> Outcome:

@@ -68,9 +68,7 @@ def _finish(
     elif reduction == "mean":
         loss = xp.sum(loss) / xp.sum(w) if normalise else _reduction.mean(xp, loss)
     else:
-        raise ValueError(
-            f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'."
-        )
+        raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
     return _xp.finish(xp, loss, dtype)
 
 

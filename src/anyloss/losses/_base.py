@@ -30,7 +30,5 @@ class Loss:
         return self.forward(*args, **kwargs)
 
     def __repr__(self) -> str:
-        settings = ", ".join(
-            f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_")
-        )
+        settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({settings})"

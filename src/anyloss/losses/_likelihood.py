@@ -48,9 +48,7 @@ class GaussianNLLLoss(Loss):
         self.eps = eps
 
     def forward(self, input: Any, target: Any, var: Any) -> Any:
-        return F.gaussian_nll_loss(
-            input, target, var, full=self.full, eps=self.eps, reduction=self.reduction
-        )
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)
 
 
 class KLDivLoss(Loss):
