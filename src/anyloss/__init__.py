@@ -10,9 +10,18 @@ Importing anyloss imports no framework: NumPy and array-api-compat only.  The to
 
 from . import functional, losses
 from ._backends import native_paths
+from ._parts import MeanParts, mean_parts
 from .functional import *  # noqa: F403
 from .losses import *  # noqa: F403
 
 __version__ = "0.1.0"
 
-__all__ = [*functional.__all__, *losses.__all__, "functional", "losses", "native_paths"]
+__all__ = [
+    *functional.__all__,
+    *losses.__all__,
+    "MeanParts",
+    "functional",
+    "losses",
+    "mean_parts",
+    "native_paths",
+]

@@ -1,13 +1,13 @@
-"""Reductions, written once: torch's reduction strings and the legacy size_average/reduce."""
+"""Reductions, written once: torch's reduction strings, the legacy size_average/reduce, and
+every 'mean' as one numerator over one denominator (:func:`divide`)."""
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal
+from typing import Any
 
 from . import _xp
-
-Reduction = Literal["none", "mean", "sum"]
+from ._parts import MeanParts, MeanRequest
 
 _VALID = ("none", "mean", "sum")
 
@@ -60,12 +60,29 @@ def check_strict(reduction: str, message: str = "{} is not valid") -> str:
     return reduction
 
 
-def mean(xp: Any, loss: Any) -> Any:
+def divide(xp: Any, numerator: Any, denominator: Any, reduction: str) -> Any:
+    """A loss's 'mean': ``numerator / denominator``, or both as :class:`MeanParts` when the
+    caller asked for them (:func:`anyloss.mean_parts`).
+
+    Every 'mean' of every loss comes through here, so the ratio of the parts is the loss's
+    'mean' to the last bit: the very division, of the very arrays.
+    """
+    if type(reduction) is MeanRequest:
+        numerator = _xp.finish(xp, numerator, numerator.dtype)
+        if _xp.is_array(denominator):
+            denominator = _xp.finish(xp, denominator, numerator.dtype)
+        else:
+            denominator = xp.asarray(denominator, dtype=numerator.dtype, device=_xp.device(numerator))
+        return MeanParts(numerator, denominator)
+    return numerator / denominator
+
+
+def mean(xp: Any, loss: Any, reduction: str = "mean") -> Any:
     """The mean of every element; NaN for an empty array, as torch (0/0), without NumPy's warning."""
     n = _xp.numel(loss.shape)
-    if n == 0:
+    if n == 0 and type(reduction) is not MeanRequest:
         return xp.full((), float("nan"), dtype=loss.dtype, device=_xp.device(loss))
-    return _xp.sum_all(xp, loss) / n
+    return divide(xp, _xp.sum_all(xp, loss), n, reduction)
 
 
 def apply(xp: Any, loss: Any, reduction: str) -> Any:
@@ -74,4 +91,4 @@ def apply(xp: Any, loss: Any, reduction: str) -> Any:
         return loss
     if reduction == "sum":
         return _xp.sum_all(xp, loss)
-    return mean(xp, loss)
+    return mean(xp, loss, reduction)

@@ -15,6 +15,7 @@ import array_api_compat as aac
 import numpy as np
 
 from ._backends import backend_for, namespace_for_type
+from ._parts import MeanParts
 
 T = TypeVar("T")
 
@@ -130,7 +131,12 @@ def astype(xp: Any, x: Any, dtype: Any) -> Any:
 
 
 def finish(xp: Any, loss: Any, dtype: Any) -> Any:
-    """The result as an array of ``dtype`` (NumPy reductions return scalars; wrap them)."""
+    """The result as an array of ``dtype`` (NumPy reductions return scalars; wrap them).
+
+    The two sides of a 'mean' asked for by :func:`anyloss.mean_parts` stay in the dtype
+    they were computed in."""
+    if type(loss) is MeanParts:
+        return loss
     if isinstance(loss, np.generic):
         loss = np.asarray(loss)  # only NumPy's reductions give NumPy scalars
     return astype(xp, loss, dtype)

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from . import _registry
 from . import losses as _losses
 
 _BUFFERS = ("weight", "pos_weight")
@@ -43,26 +44,16 @@ def _module(settings: type[_losses.Loss]) -> type[torch.nn.Module]:
     return cls
 
 
-L1Loss = _module(_losses.L1Loss)
-MSELoss = _module(_losses.MSELoss)
-SmoothL1Loss = _module(_losses.SmoothL1Loss)
-HuberLoss = _module(_losses.HuberLoss)
-CTCLoss = _module(_losses.CTCLoss)
-CrossEntropyLoss = _module(_losses.CrossEntropyLoss)
-NLLLoss = _module(_losses.NLLLoss)
-MultiMarginLoss = _module(_losses.MultiMarginLoss)
-MultiLabelMarginLoss = _module(_losses.MultiLabelMarginLoss)
-MultiLabelSoftMarginLoss = _module(_losses.MultiLabelSoftMarginLoss)
-BCELoss = _module(_losses.BCELoss)
-BCEWithLogitsLoss = _module(_losses.BCEWithLogitsLoss)
-SoftMarginLoss = _module(_losses.SoftMarginLoss)
-PoissonNLLLoss = _module(_losses.PoissonNLLLoss)
-GaussianNLLLoss = _module(_losses.GaussianNLLLoss)
-KLDivLoss = _module(_losses.KLDivLoss)
-MarginRankingLoss = _module(_losses.MarginRankingLoss)
-HingeEmbeddingLoss = _module(_losses.HingeEmbeddingLoss)
-CosineEmbeddingLoss = _module(_losses.CosineEmbeddingLoss)
-TripletMarginLoss = _module(_losses.TripletMarginLoss)
-TripletMarginWithDistanceLoss = _module(_losses.TripletMarginWithDistanceLoss)
+__all__ = [record.cls for record in _registry.RECORDS.values()]
 
-__all__ = [name for name in _losses.__all__ if name in globals() and name != "Loss"]
+
+def __getattr__(name: str) -> type[torch.nn.Module]:
+    # One module per recorded loss, named as torch.nn names it, made on first use.
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = globals()[name] = _module(getattr(_losses, name))
+    return module
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .._parts import MeanRequest
 from ._generic import Backend, NumPyBackend
 
 __all__ = [
@@ -119,9 +120,13 @@ def native_paths(enabled: bool) -> Iterator[None]:
         _native_enabled = previous
 
 
-def native_function(xp: Any, name: str) -> Callable[..., Any] | None:
-    """The backend's native implementation of loss ``name``, or None to run the generic body."""
-    if not _native_enabled:
+def native_function(xp: Any, name: str, reduction: Any = None) -> Callable[..., Any] | None:
+    """The backend's native implementation of loss ``name``, or None to run the generic body.
+
+    A call asking for the two sides of its 'mean' (``reduction`` a ``MeanRequest``) runs the
+    generic body, the one place where they are apart.
+    """
+    if not _native_enabled or type(reduction) is MeanRequest:
         return None
     # backend_for's cache read inline: this runs on every call of every loss.
     return (_cache.get(id(xp)) or backend_for(xp)).native(name)

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import backend_for, native_function
-from .._docs import fill
+from .._registry import loss_record
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "soft_margin_loss"]
 
@@ -29,7 +29,7 @@ def _clamped_log(xp: Any, v: Any) -> Any:
     return backend_for(xp).clamp_min(v, _LOG_FLOOR)
 
 
-@fill
+@loss_record(cls="BCELoss", family="binary", mean="the number of terms")
 def binary_cross_entropy(
     input: Any,
     target: Any,
@@ -89,7 +89,7 @@ def binary_cross_entropy(
     array([100., 100.])
     """
     xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "binary_cross_entropy")
+    native = native_function(xp, "binary_cross_entropy", reduction)
     if native is not None:
         return native(input, target, weight, size_average, reduce, reduction)
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
@@ -108,11 +108,13 @@ def binary_cross_entropy(
             f"{_checks.torch_dtype_name(dtype)}"
         )
     _checks.require_floating(xp, dtype, "binary_cross_entropy")
-    if _xp.is_concrete(xp, input) and _xp.is_concrete(xp, target):
-        if not bool(xp.all((input >= 0) & (input <= 1))):
-            raise RuntimeError("all elements of input should be between 0 and 1")
-        if not bool(xp.all((target >= 0) & (target <= 1))):
-            raise RuntimeError("all elements of target should be between 0 and 1")
+    # Whether a condition can be read is asked of the condition itself: under jax.jit even
+    # a constant closed over by the traced function gives a traced comparison.
+    for name, values in (("input", input), ("target", target)):
+        if _xp.is_concrete(xp, values):
+            inside = xp.all((values >= 0) & (values <= 1))
+            if _xp.is_concrete(xp, inside) and not bool(inside):
+                raise RuntimeError(f"all elements of {name} should be between 0 and 1")
     if weight is not None:
         _checks.check_inplace_broadcast(input.shape, weight_shape)
     with backend_for(xp).quiet_floating_point():
@@ -133,7 +135,7 @@ def binary_cross_entropy(
         return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
-@fill
+@loss_record(cls="BCEWithLogitsLoss", family="binary", mean="the number of terms")
 def binary_cross_entropy_with_logits(
     input: Any,
     target: Any,
@@ -199,7 +201,7 @@ def binary_cross_entropy_with_logits(
     array([100.,   0.])
     """
     xp = _xp.array_namespace(input, target, weight, pos_weight, xp=xp)
-    native = native_function(xp, "binary_cross_entropy_with_logits")
+    native = native_function(xp, "binary_cross_entropy_with_logits", reduction)
     if native is not None:
         return native(input, target, weight, size_average, reduce, reduction, pos_weight)
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
@@ -249,7 +251,7 @@ def binary_cross_entropy_with_logits(
         return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
-@fill
+@loss_record(cls="SoftMarginLoss", family="binary", mean="the number of terms")
 def soft_margin_loss(
     input: Any,
     target: Any,
@@ -297,7 +299,7 @@ def soft_margin_loss(
     array([0.12692801, 1.31326169, 0.69314718])
     """
     xp = _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "soft_margin_loss")
+    native = native_function(xp, "soft_margin_loss", reduction)
     if native is not None:
         return native(input, target, size_average, reduce, reduction)
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import backend_for, native_function, plain_namespace
-from .._docs import fill
+from .._registry import Streaming, loss_record
 
 __all__ = ["ctc_loss"]
 
@@ -353,7 +353,15 @@ def _torch_gradient_terms(
 # --- the function ---------------------------------------------------------------------
 
 
-@fill
+@loss_record(
+    cls="CTCLoss",
+    family="ctc",
+    mean="the batch size, after dividing each sequence's loss by its target length (at least 1)",
+    streaming=Streaming(
+        min_ndim=3, batch_arrays=frozenset({"targets", "input_lengths", "target_lengths"}), input_axis=1
+    ),
+    bench="ctc",
+)
 def ctc_loss(
     log_probs: Any,
     targets: Any,
@@ -461,7 +469,7 @@ def ctc_loss(
         tensor_lengths = _parse_arguments(args)
         arrays = args[:4] if tensor_lengths else args[:2]
         xp = _xp.array_namespace(*arrays, xp=xp)
-    native = native_function(xp, "ctc_loss")
+    native = native_function(xp, "ctc_loss", reduction)
     if native is not None:
         return native(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
     with backend_for(xp).quiet_floating_point():
@@ -557,4 +565,4 @@ def _ctc_loss(
     # torch's 'mean': each loss per target label (at least 1), then the batch mean.
     per_label = _xp.astype(xp, target_lengths, dtype)
     per_label = xp.where(per_label < 1, xp.ones_like(per_label), per_label)
-    return _xp.finish(xp, xp.sum(loss / per_label) / N, dtype)
+    return _xp.finish(xp, _reduction.divide(xp, xp.sum(loss / per_label), N, reduction), dtype)

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import backend_for, native_function, plain_namespace
-from .._docs import fill
+from .._registry import ROWS, Streaming, loss_record
 
 __all__ = [
     "cosine_embedding_loss",
@@ -41,7 +41,7 @@ def _resolve_reduction(size_average: bool | None, reduce: bool | None, reduction
 # --- margin_ranking_loss ---------------------------------------------------------------
 
 
-@fill
+@loss_record(cls="MarginRankingLoss", family="embedding", mean="the number of terms")
 def margin_ranking_loss(
     input1: Any,
     input2: Any,
@@ -89,7 +89,7 @@ def margin_ranking_loss(
     array(0.5)
     """
     xp = plain_namespace(xp, input1, input2, target) or _xp.array_namespace(input1, input2, target, xp=xp)
-    native = native_function(xp, "margin_ranking_loss")
+    native = native_function(xp, "margin_ranking_loss", reduction)
     if native is not None:
         return native(input1, input2, target, margin, size_average, reduce, reduction)
     reduction = _resolve_reduction(size_average, reduce, reduction)
@@ -119,7 +119,7 @@ def margin_ranking_loss(
 # --- hinge_embedding_loss --------------------------------------------------------------
 
 
-@fill
+@loss_record(cls="HingeEmbeddingLoss", family="embedding", mean="the number of terms")
 def hinge_embedding_loss(
     input: Any,
     target: Any,
@@ -166,7 +166,7 @@ def hinge_embedding_loss(
     array([0.3, 0.8, 0. ])
     """
     xp = plain_namespace(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "hinge_embedding_loss")
+    native = native_function(xp, "hinge_embedding_loss", reduction)
     if native is not None:
         return native(input, target, margin, size_average, reduce, reduction)
     reduction = _resolve_reduction(size_average, reduce, reduction)
@@ -198,7 +198,9 @@ def hinge_embedding_loss(
 # --- cosine_embedding_loss -------------------------------------------------------------
 
 
-@fill
+@loss_record(
+    cls="CosineEmbeddingLoss", family="embedding", mean="the batch size", streaming=ROWS, bench="rows"
+)
 def cosine_embedding_loss(
     input1: Any,
     input2: Any,
@@ -253,7 +255,7 @@ def cosine_embedding_loss(
     array(1.)
     """
     xp = plain_namespace(xp, input1, input2, target) or _xp.array_namespace(input1, input2, target, xp=xp)
-    native = native_function(xp, "cosine_embedding_loss")
+    native = native_function(xp, "cosine_embedding_loss", reduction)
     # torch's float16 kernel loses the 1e-12 (zero vectors give NaN); the generic body
     # computes half precision in float32 on every backend, torch included.
     if native is not None and not _either_half(input1.dtype, input2.dtype):
@@ -382,7 +384,13 @@ def _triplet(xp: Any, d_pos: Any, d_neg: Any, margin: float) -> Any:
     return _clamp_min_zero(xp, float(margin) + d_pos - d_neg)
 
 
-@fill
+@loss_record(
+    cls="TripletMarginLoss",
+    family="embedding",
+    mean="the batch size",
+    streaming=Streaming(min_ndim=2),
+    bench="rows",
+)
 def triplet_margin_loss(
     anchor: Any,
     positive: Any,
@@ -444,7 +452,7 @@ def triplet_margin_loss(
     xp = plain_namespace(xp, anchor, positive, negative) or _xp.array_namespace(
         anchor, positive, negative, xp=xp
     )
-    native = native_function(xp, "triplet_margin_loss")
+    native = native_function(xp, "triplet_margin_loss", reduction)
     if native is not None:
         return native(anchor, positive, negative, margin, p, eps, swap, size_average, reduce, reduction)
     reduction = _resolve_reduction(size_average, reduce, reduction)
@@ -463,7 +471,13 @@ def triplet_margin_loss(
         return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
-@fill
+@loss_record(
+    cls="TripletMarginWithDistanceLoss",
+    family="embedding",
+    mean="the batch size",
+    streaming=Streaming(min_ndim=2),
+    bench="rows",
+)
 def triplet_margin_with_distance_loss(
     anchor: Any,
     positive: Any,
@@ -518,7 +532,7 @@ def triplet_margin_with_distance_loss(
     xp = plain_namespace(xp, anchor, positive, negative) or _xp.array_namespace(
         anchor, positive, negative, xp=xp
     )
-    native = native_function(xp, "triplet_margin_with_distance_loss")
+    native = native_function(xp, "triplet_margin_with_distance_loss", reduction)
     if native is not None:
         if distance_function is _pairwise_distance:
             distance_function = None

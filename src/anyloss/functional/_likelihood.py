@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import backend_for, native_function, plain_namespace
-from .._docs import fill
+from .._registry import Streaming, loss_record
 
 __all__ = ["gaussian_nll_loss", "kl_div", "poisson_nll_loss"]
 
@@ -85,7 +85,7 @@ def _stirling(xp: Any, t: Any) -> Any:
     return xp.where(keep, term, xp.zeros_like(term))
 
 
-@fill
+@loss_record(cls="PoissonNLLLoss", family="likelihood", mean="the number of terms")
 def poisson_nll_loss(
     input: Any,
     target: Any,
@@ -147,7 +147,7 @@ def poisson_nll_loss(
     1.3683
     """
     xp = plain_namespace(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "poisson_nll_loss")
+    native = native_function(xp, "poisson_nll_loss", reduction)
     if native is not None:
         return native(input, target, log_input, full, size_average, eps, reduce, reduction)
     reduction = _reduction.resolve(size_average, reduce, reduction)
@@ -185,7 +185,10 @@ def _check_negative_var(xp: Any, var: Any) -> None:
     if _xp.isdtype(xp, var.dtype, "bool") or not _xp.is_concrete(xp, var):
         return
     zero = 0.0 if _xp.is_floating(xp, var.dtype) else 0
-    if bool(xp.any(var < zero)):
+    negative = xp.any(var < zero)
+    # Asked of the condition itself: under jax.jit a constant closed over by the traced
+    # function still gives a traced comparison.
+    if _xp.is_concrete(xp, negative) and bool(negative):
         raise ValueError("var has negative entry/entries")
 
 
@@ -204,7 +207,12 @@ def _var_shape(input_shape: tuple[int, ...], var_shape: tuple[int, ...]) -> bool
     raise ValueError("var is of incorrect size")
 
 
-@fill
+@loss_record(
+    cls="GaussianNLLLoss",
+    family="likelihood",
+    mean="the number of terms",
+    streaming=Streaming(batch_arrays=frozenset({"var"})),
+)
 def gaussian_nll_loss(
     input: Any,
     target: Any,
@@ -275,7 +283,7 @@ def gaussian_nll_loss(
         var = float(var)
     xp = plain_namespace(xp, input, target, var) or _xp.array_namespace(input, target, var, xp=xp)
     scalar_var = isinstance(var, float)
-    native = native_function(xp, "gaussian_nll_loss")
+    native = native_function(xp, "gaussian_nll_loss", reduction)
     # torch's own function reads var's values (its negative check), which torch.compile
     # and torch.func transforms cannot do: there the generic body runs instead.
     if native is not None and (scalar_var or backend_for(xp).is_concrete(var)):
@@ -329,7 +337,12 @@ def gaussian_nll_loss(
 # --- kl_div ---------------------------------------------------------------------------
 
 
-@fill
+@loss_record(
+    cls="KLDivLoss",
+    family="likelihood",
+    mean="the number of terms ('batchmean': the batch size)",
+    means=("mean", "batchmean"),
+)
 def kl_div(
     input: Any,
     target: Any,
@@ -389,7 +402,7 @@ def kl_div(
     (dtype('float32'), 0.0215)
     """
     xp = plain_namespace(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "kl_div")
+    native = native_function(xp, "kl_div", reduction)
     if native is not None:
         return native(input, target, size_average, reduce, reduction, log_target)
     if size_average is not None or reduce is not None:
@@ -413,6 +426,7 @@ def kl_div(
         else:
             loss = _xp.xlogy(xp, t, t) - t * x
         loss = _reduction.apply(xp, loss, applied)
-        if reduction == "batchmean" and input.ndim != 0:
-            loss = loss / input.shape[0]
+        if reduction == "batchmean":
+            # A 0-D input has no batch: its 'batchmean' is the sum itself.
+            loss = _reduction.divide(xp, loss, input.shape[0] if input.ndim else 1, reduction)
         return _xp.finish(xp, loss, dtype)

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import backend_for, native_function
-from .._docs import fill
+from .._registry import loss_record
 
 __all__ = ["huber_loss", "l1_loss", "mse_loss", "smooth_l1_loss"]
 
@@ -66,13 +66,18 @@ def _finish(
     elif reduction == "sum":
         loss = xp.sum(loss)
     elif reduction == "mean":
-        loss = xp.sum(loss) / xp.sum(w) if normalise else _reduction.mean(xp, loss)
+        if normalise:
+            loss = _reduction.divide(xp, xp.sum(loss), xp.sum(w), reduction)
+        else:
+            loss = _reduction.mean(xp, loss, reduction)
     else:
         raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
     return _xp.finish(xp, loss, dtype)
 
 
-@fill
+@loss_record(
+    cls="L1Loss", family="regression", mean="the number of terms (with a weight, the sum of the weights)"
+)
 def l1_loss(
     input: Any,
     target: Any,
@@ -118,7 +123,7 @@ def l1_loss(
     array(0.5)
     """
     xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "l1_loss")
+    native = native_function(xp, "l1_loss", reduction)
     if native is not None:
         return native(input, target, size_average, reduce, reduction, weight)
     _checks.warn_if_target_size_differs(input, target)
@@ -132,7 +137,9 @@ def l1_loss(
         return _finish(xp, loss, input, weight, reduction, dtype, normalise=True)
 
 
-@fill
+@loss_record(
+    cls="MSELoss", family="regression", mean="the number of terms (with a weight, the sum of the weights)"
+)
 def mse_loss(
     input: Any,
     target: Any,
@@ -174,7 +181,7 @@ def mse_loss(
     array(0.25)
     """
     xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "mse_loss")
+    native = native_function(xp, "mse_loss", reduction)
     if native is not None:
         return native(input, target, size_average, reduce, reduction, weight)
     _checks.warn_if_target_size_differs(input, target)
@@ -214,7 +221,7 @@ def _quadratic_then_linear(
     return xp.where(z < bound, quadratic * (q * q), linear if slope == 1.0 else slope * linear)
 
 
-@fill
+@loss_record(cls="SmoothL1Loss", family="regression", mean="the number of terms")
 def smooth_l1_loss(
     input: Any,
     target: Any,
@@ -257,7 +264,7 @@ def smooth_l1_loss(
     array(0.125)
     """
     xp = _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "smooth_l1_loss")
+    native = native_function(xp, "smooth_l1_loss", reduction)
     if native is not None:
         return native(input, target, size_average, reduce, reduction, beta)
     _checks.warn_if_target_size_differs(input, target)
@@ -277,7 +284,9 @@ def smooth_l1_loss(
         return _finish(xp, loss, input, None, reduction, dtype, normalise=True)
 
 
-@fill
+@loss_record(
+    cls="HuberLoss", family="regression", mean="the number of terms (with a weight too: torch's mean(w·ℓ))"
+)
 def huber_loss(
     input: Any,
     target: Any,
@@ -322,7 +331,7 @@ def huber_loss(
     array(2.0625)
     """
     xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "huber_loss")
+    native = native_function(xp, "huber_loss", reduction)
     if native is not None:
         return native(input, target, reduction, delta, weight)
     _checks.warn_if_target_size_differs(input, target)
