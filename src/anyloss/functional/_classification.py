@@ -70,14 +70,6 @@ def _check_target_dtype(xp: Any, target: Any) -> None:
         )
 
 
-def _check_weight_dtype(input_dtype: Any, weight: Any) -> None:
-    if weight is not None and weight.dtype != input_dtype:
-        raise RuntimeError(
-            f"expected scalar type {_checks.torch_dtype_name(input_dtype)} but found "
-            f"{_checks.torch_dtype_name(weight.dtype)}"
-        )
-
-
 def _check_nll(xp: Any, input: Any, target: Any, weight: Any) -> None:
     """torch's nll_loss_nd checks, in torch's order, for ``input`` of log-probabilities."""
     if input.ndim < 1:
@@ -123,7 +115,7 @@ def _check_nll(xp: Any, input: Any, target: Any, weight: Any) -> None:
                 f"size mismatch (got input: {_checks.list_str(input.shape)} , target: "
                 f"{_checks.list_str(target.shape)}"
             )
-    _check_weight_dtype(input.dtype, weight)
+    _checks.check_weight_dtype(input.dtype, weight)
 
 
 def _check_class_range(xp: Any, t: Any, valid: Any, n_classes: int) -> None:
@@ -229,10 +221,6 @@ def _weight_in(xp: Any, weight: Any, work: Any) -> Any:
     return None if weight is None else _xp.astype(xp, xp.reshape(weight, (-1,)), work)
 
 
-def _resolve_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
-    return _reduction.check(_reduction.resolve(size_average, reduce, reduction))
-
-
 # --- nll_loss ---------------------------------------------------------------------------
 
 
@@ -300,7 +288,7 @@ def nll_loss(
     if native is not None:
         target = _widen_for_torch(xp, target)
         return native(input, target, weight, size_average, ignore_index, reduce, reduction)
-    reduction = _resolve_reduction(size_average, reduce, reduction)
+    reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     _check_nll(xp, input, target, weight)
     with backend_for(xp).quiet_floating_point():
         work = _xp.compute_dtype(xp, input.dtype)
@@ -439,7 +427,7 @@ def cross_entropy(
         if target.shape != input.shape:
             target = _widen_for_torch(xp, target)
         return native(input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing)
-    reduction = _resolve_reduction(size_average, reduce, reduction)
+    reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     with backend_for(xp).quiet_floating_point():
         if tuple(target.shape) == tuple(input.shape):
             if not _xp.is_floating(xp, target.dtype):
@@ -586,7 +574,7 @@ def multi_margin_loss(
     if native is not None and not _empty_batch(input):
         target = _widen_for_torch(xp, target)
         return native(input, target, p, margin, weight, size_average, reduce, reduction)
-    reduction = _resolve_reduction(size_average, reduce, reduction)
+    reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     if p != 1 and p != 2:
         raise ValueError("only p == 1 and p == 2 supported")
     if weight is not None and weight.ndim != 1:
@@ -609,7 +597,7 @@ def multi_margin_loss(
             f"\"multi_margin_loss_cpu_kernel\" not implemented for '{_checks.torch_dtype_name(input.dtype)}'"
         )
     _check_long_target(xp, target)
-    _check_weight_dtype(input.dtype, weight)
+    _checks.check_weight_dtype(input.dtype, weight)
     with backend_for(xp).quiet_floating_point():
         x = xp.reshape(input, (nframe, n_classes))
         t = xp.reshape(_index_target(xp, target), (nframe,))
@@ -808,7 +796,7 @@ def multilabel_margin_loss(
     if native is not None and not _empty_batch(input):
         target = _widen_for_torch(xp, target)
         return native(input, target, size_average, reduce, reduction)
-    reduction = _resolve_reduction(size_average, reduce, reduction)
+    reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     _check_margin_input(input)
     if input.ndim <= 1:
         nframe, n_classes = 1, (1 if input.ndim == 0 else input.shape[0])
