@@ -156,6 +156,14 @@ def require_floating(xp: Any, dtype: Any, kernel: str) -> None:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{torch_dtype_name(dtype)}'")
 
 
+def check_weight_dtype(input_dtype: Any, weight: Any) -> None:
+    """torch's error for a class ``weight`` (if any) whose dtype is not the input's."""
+    if weight is not None and weight.dtype != input_dtype:
+        raise RuntimeError(
+            f"expected scalar type {torch_dtype_name(input_dtype)} but found {torch_dtype_name(weight.dtype)}"
+        )
+
+
 def mean_dtype_error(dtype: Any) -> RuntimeError:
     return RuntimeError(
         "mean(): could not infer output dtype. Input dtype must be either a floating point or "

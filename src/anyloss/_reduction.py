@@ -53,6 +53,11 @@ def check(reduction: str, *, allowed: tuple[str, ...] = _VALID) -> str:
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+def resolve_checked(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """:func:`resolve` then :func:`check`: the reduction in force, validated."""
+    return check(resolve(size_average, reduce, reduction))
+
+
 def check_strict(reduction: str, message: str = "{} is not valid") -> str:
     """Validation of losses whose torch code compares strings itself (no 'elementwise_mean')."""
     if reduction not in _VALID:

@@ -1,13 +1,12 @@
 """The loss functions, with torch.nn.functional's names, parameters and defaults."""
 
-from ._binary import binary_cross_entropy, binary_cross_entropy_with_logits, soft_margin_loss
-from ._classification import (
-    cross_entropy,
-    multi_margin_loss,
-    multilabel_margin_loss,
+from ._binary import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
     multilabel_soft_margin_loss,
-    nll_loss,
+    soft_margin_loss,
 )
+from ._cross_entropy import cross_entropy, nll_loss
 from ._ctc import ctc_loss
 from ._embedding import (
     cosine_embedding_loss,
@@ -17,6 +16,7 @@ from ._embedding import (
     triplet_margin_with_distance_loss,
 )
 from ._likelihood import gaussian_nll_loss, kl_div, poisson_nll_loss
+from ._margin import multi_margin_loss, multilabel_margin_loss
 from ._regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 
 __all__ = [

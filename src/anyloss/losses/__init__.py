@@ -1,14 +1,8 @@
 """Framework-free loss classes: settings held, the function called."""
 
 from ._base import Loss
-from ._binary import BCELoss, BCEWithLogitsLoss, SoftMarginLoss
-from ._classification import (
-    CrossEntropyLoss,
-    MultiLabelMarginLoss,
-    MultiLabelSoftMarginLoss,
-    MultiMarginLoss,
-    NLLLoss,
-)
+from ._binary import BCELoss, BCEWithLogitsLoss, MultiLabelSoftMarginLoss, SoftMarginLoss
+from ._cross_entropy import CrossEntropyLoss, NLLLoss
 from ._ctc import CTCLoss
 from ._embedding import (
     CosineEmbeddingLoss,
@@ -18,6 +12,7 @@ from ._embedding import (
     TripletMarginWithDistanceLoss,
 )
 from ._likelihood import GaussianNLLLoss, KLDivLoss, PoissonNLLLoss
+from ._margin import MultiLabelMarginLoss, MultiMarginLoss
 from ._regression import HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Classes of the binary losses."""
+"""Classes of the binary losses, MultiLabelSoftMarginLoss included."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from ..functional import _binary as F
 from ._base import Loss
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "SoftMarginLoss"]
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "MultiLabelSoftMarginLoss", "SoftMarginLoss"]
 
 
 class BCELoss(Loss):
@@ -60,3 +60,21 @@ class SoftMarginLoss(Loss):
 
     def forward(self, input: Any, target: Any) -> Any:
         return F.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(Loss):
+    """:func:`anyloss.multilabel_soft_margin_loss` as a class
+    (torch's ``nn.MultiLabelSoftMarginLoss``)."""
+
+    def __init__(
+        self,
+        weight: Any = None,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.weight = weight
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.multilabel_soft_margin_loss(input, target, weight=self.weight, reduction=self.reduction)

@@ -1,0 +1,385 @@
+"""Multi-class and multi-label hinge losses: multi_margin_loss, multilabel_margin_loss."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from .. import _checks, _reduction, _xp
+from .._backends import backend_for, native_function
+from .._docs import fill
+from ._cross_entropy import _index_target, _is_integer, _widen_for_torch
+
+__all__ = ["multi_margin_loss", "multilabel_margin_loss"]
+
+_NAN = float("nan")
+
+
+# --- multi_margin_loss ------------------------------------------------------------------
+
+
+def _check_margin_input(input: Any) -> None:
+    ndim = input.ndim
+    if not ((ndim == 2 and input.shape[1] != 0) or (ndim == 1 and input.shape[0] != 0) or ndim == 0):
+        raise RuntimeError(
+            "Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+            f"{_checks.list_str(input.shape)}"
+        )
+
+
+def _check_long_target(xp: Any, target: Any) -> None:
+    if not _is_integer(xp, target.dtype):
+        raise RuntimeError(f"expected scalar type Long but found {_checks.torch_dtype_name(target.dtype)}")
+
+
+def _empty_batch(input: Any) -> bool:
+    return input.ndim == 2 and input.shape[0] == 0
+
+
+def _margin_mean(xp: Any, loss: Any, nframe: int, reduction: str) -> Any:
+    """'mean' over the samples; 0 for an empty batch (torch: 0 or uninitialised memory)."""
+    if reduction == "none":
+        return loss
+    total = xp.sum(loss)
+    if reduction == "sum" or nframe == 0:
+        return total
+    return total / nframe
+
+
+@fill
+def multi_margin_loss(
+    input: Any,
+    target: Any,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Any = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    *,
+    xp: Any = None,
+) -> Any:
+    r"""Multi-class hinge loss between scores and a class index per sample.
+
+    .. math::
+        \ell_i = \frac{1}{C} \sum_{j \ne t_i} w_{t_i} \max(0,\ \text{margin} - x_{i,t_i} + x_{i,j})^p
+
+    Parameters
+    ----------
+    input : array
+        Scores, shape ``(N, C)``, ``(C)`` or ``()``; float32 or float64.
+    target : array
+        Class indices of any integer dtype, shape ``(N)``, or ``()``/``(1,)`` for an
+        unbatched input.
+    p : {1, 2}, default 1
+        The exponent (``2.0`` is accepted too); anything else raises ``ValueError``.
+    margin : float, default 1.0
+    weight : array, optional
+        A ``(C,)`` weight, of ``input``'s dtype; the *target* class's weight scales a row.
+    {legacy}
+    {reduction}
+        'mean' averages over the samples; an empty batch gives 0 for 'mean' and 'sum'.
+    {xp}
+
+    {returns}
+
+    Notes
+    -----
+    Shape: input ``(N, C)``, ``(C)`` or ``()``; target ``(N)``, ``()`` or ``(1,)``; output
+    ``()``, or the target's shape for 'none'.
+
+    The division is by ``C``, the target's own (zero) term included in the count.  A
+    term exactly at the margin contributes no gradient (torch's strict ``>``).  float16
+    and bfloat16 raise ``NotImplementedError``, as torch on CPU does.  Class indices of
+    every integer dtype are accepted (torch: int64 only); see the parity notes, which
+    also cover the empty batch.
+
+    {lazy}  There, a sample whose class index is outside ``[0, C)`` has a NaN loss
+    (eager backends raise torch's ``RuntimeError: target out of range``).
+
+    Examples
+    --------
+    >>> import numpy as np, anyloss as al
+    >>> x = np.array([[0.1, 0.2, 0.4, 0.8]])
+    >>> al.multi_margin_loss(x, np.array([3])).round(4)
+    np.float64(0.325)
+    """
+    xp = _xp.array_namespace(input, target, weight, xp=xp)
+    native = native_function(xp, "multi_margin_loss")
+    # torch's kernel leaves an empty batch's reduction uninitialised: not taken for one.
+    if native is not None and not _empty_batch(input):
+        target = _widen_for_torch(xp, target)
+        return native(input, target, p, margin, weight, size_average, reduce, reduction)
+    reduction = _reduction.resolve_checked(size_average, reduce, reduction)
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    _check_margin_input(input)
+    nframe = input.shape[0] if input.ndim == 2 else 1
+    n_classes = input.shape[-1] if input.ndim > 0 else 1
+    if target.ndim > 1 or _xp.numel(target.shape) != nframe:
+        raise RuntimeError(
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of "
+            f"input samples (batch size). Expected target size [{nframe}], but got "
+            f"{_checks.list_str(target.shape)}. Input has shape {_checks.list_str(input.shape)}."
+        )
+    if weight is not None and weight.shape[0] != n_classes:
+        raise RuntimeError(
+            f"inconsistent weight size, expected {n_classes} but got {_checks.list_str(weight.shape)}"
+        )
+    if not _xp.is_floating(xp, input.dtype) or _xp.is_half(input.dtype):
+        raise NotImplementedError(
+            f"\"multi_margin_loss_cpu_kernel\" not implemented for '{_checks.torch_dtype_name(input.dtype)}'"
+        )
+    _check_long_target(xp, target)
+    _checks.check_weight_dtype(input.dtype, weight)
+    with backend_for(xp).quiet_floating_point():
+        x = xp.reshape(input, (nframe, n_classes))
+        t = xp.reshape(_index_target(xp, target), (nframe,))
+        in_range = (t >= 0) & (t < n_classes)
+        if nframe > 0 and _xp.is_concrete(xp, in_range) and not bool(xp.all(in_range)):
+            raise RuntimeError("target out of range")
+        safe_t = xp.where(in_range, t, xp.zeros_like(t))
+        x_t = _xp.gather_class(xp, x, safe_t, axis=1)
+        # torch's z = margin − x[y] + x_j, left to right: the first difference is per row.
+        z = xp.expand_dims(margin - x_t, axis=1) + x
+        # Strict >: a term exactly at the margin passes no gradient, as torch's kernel.
+        h = backend_for(xp).hinge_excluding(z, safe_t)
+        if p == 2:
+            h = h * h
+        if weight is not None:
+            w_t = _xp.gather_class(
+                xp, xp.broadcast_to(xp.reshape(weight, (1, n_classes)), x.shape), safe_t, axis=1
+            )
+            h = h * xp.expand_dims(w_t, axis=1)
+        loss = xp.sum(h, axis=1) / n_classes
+        loss = xp.where(in_range, loss, xp.full_like(loss, _NAN))
+        loss = xp.reshape(loss, target.shape)
+        return _xp.finish(xp, _margin_mean(xp, loss, nframe, reduction), input.dtype)
+
+
+# --- multilabel_margin_loss -------------------------------------------------------------
+
+
+def _positions(xp: Any, like: Any) -> Any:
+    """0, 1, ..., n − 1 along the last axis of ``like`` (an integer array), broadcast to its shape."""
+    n = like.shape[-1]
+    positions = xp.arange(n, dtype=like.dtype, device=backend_for(xp).device(like))
+    return xp.broadcast_to(positions, like.shape)
+
+
+def _multilabel_hinge_by_slot(xp: Any, x: Any, t: Any, positions: Any, counted: Any, slots: int) -> Any:
+    """Σ_j Σ_(k not a target) max(0, 1 − x[t_j] + x_k) per row, one target slot at a time.
+
+    ``slots`` is the largest number of counted entries of any row: O(N·C) memory and
+    O(N·C·slots) work, as torch's kernel.
+    """
+    if slots == 0:  # zeros that still depend on x, so the gradient is 0, not missing
+        return xp.sum(xp.where(positions < 0, x, xp.zeros_like(x)), axis=1)
+    counted = counted[:, :slots]
+    safe = xp.where(counted, t[:, :slots], xp.zeros_like(t[:, :slots]))
+    is_target = xp.zeros(t.shape, dtype=xp.bool, device=backend_for(xp).device(t))
+    for j in range(slots):
+        is_target = is_target | ((positions == safe[:, j : j + 1]) & counted[:, j : j + 1])
+    not_target = ~is_target
+    zero = _xp.const(xp, 0.0, x)
+    loss = 0.0
+    for j in range(slots):
+        picked = _xp.gather_class(xp, x, safe[:, j], axis=1)
+        z = (1.0 - xp.expand_dims(picked, axis=1)) + x  # torch's z = 1 − x[t_j] + x_k
+        # Strict >: a pair exactly at the margin passes no gradient, as torch's kernel.
+        row = xp.sum(xp.where((z > 0) & not_target, z, zero), axis=1)
+        loss = loss + xp.where(counted[:, j], row, xp.zeros_like(row))
+    return loss
+
+
+def _multilabel_slot(
+    xp: Any, x: Any, safe: Any, counted: Any, not_target: Any, j: Any
+) -> tuple[Any, Any, Any]:
+    """Slot ``j`` (a traced index) of every row: torch's z = 1 − x[t_j] + x_k, the pairs
+    that pass it (strict >: no gradient at the margin; non-target k of a counted slot
+    only), and the slot's targets, shape (N, 1)."""
+    column = xp.reshape(j, (1,))
+    t_j = xp.take(safe, column, axis=1)
+    picked = _xp.gather_class(xp, x, t_j[:, 0], axis=1)
+    z = (1.0 - xp.expand_dims(picked, axis=1)) + x
+    return z, (z > 0) & not_target & xp.take(counted, column, axis=1), t_j
+
+
+def _multilabel_gradient(xp: Any, x: Any, safe: Any, counted: Any, not_target: Any, slots: Any) -> Any:
+    """d loss_n / d x[n, k] of the slot sum: +1 for each active pair (j, k), and minus the
+    number of slot j's active pairs at column t_j (torch's kernel, before the 1/C)."""
+    positions = _positions(xp, safe)
+    one, zero = _xp.const(xp, 1.0, x), _xp.const(xp, 0.0, x)
+
+    def add_slot(j: Any, carry: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+        # Each slot subtracts the previous slot's count: its own (a row sum) goes to the
+        # next, so that the update of g does not wait for it and stays one pass.
+        g, count, t_previous = carry
+        _, active, t_j = _multilabel_slot(xp, x, safe, counted, not_target, j)
+        hits = xp.where(active, one, zero)
+        g = (g + hits) - xp.where(positions == t_previous, count, zero)
+        return g, xp.sum(hits, axis=1, keepdims=True), t_j
+
+    rows = (x.shape[0], 1)
+    dev = backend_for(xp).device(x)
+    init = (
+        xp.zeros_like(x),
+        xp.zeros(rows, dtype=x.dtype, device=dev),
+        xp.zeros(rows, dtype=safe.dtype, device=dev),
+    )
+    g, count, t_last = _xp.fori_loop(xp, 0, slots, add_slot, init)
+    return g - xp.where(positions == t_last, count, zero)
+
+
+def _multilabel_hinge_looped(xp: Any, x: Any, t: Any, positions: Any, counted: Any, end: Any) -> Any:
+    """The by-slot sum with a slot count that is not known yet (compiled code), in the
+    backend's loop: O(N·C) memory and O(N·C·slots) work.
+
+    Such a loop is not reverse-differentiable: the value is taken from ``stop_gradient(x)``
+    and torch's derivative attached by ``zero_with_gradient``.
+    """
+    slots = xp.max(end)
+    safe = xp.where(counted, t, xp.zeros_like(t))
+
+    def mark(j: Any, is_target: Any) -> Any:
+        column = xp.reshape(j, (1,))
+        return is_target | ((positions == xp.take(safe, column, axis=1)) & xp.take(counted, column, axis=1))
+
+    none = xp.zeros(t.shape, dtype=xp.bool, device=backend_for(xp).device(t))
+    not_target = ~_xp.fori_loop(xp, 0, slots, mark, none)
+    x_value = _xp.stop_gradient(xp, x)
+    zero = _xp.const(xp, 0.0, x)
+
+    def add_slot(j: Any, loss: Any) -> Any:
+        z, active, _ = _multilabel_slot(xp, x_value, safe, counted, not_target, j)
+        return loss + xp.sum(xp.where(active, z, zero), axis=1)
+
+    init = xp.zeros((x.shape[0],), dtype=x.dtype, device=backend_for(xp).device(x))
+    loss = _xp.fori_loop(xp, 0, slots, add_slot, init)
+    gradient = functools.partial(_multilabel_gradient, xp)
+    return loss + _xp.zero_with_gradient(xp, x, gradient, (safe, counted, not_target, slots), axes=(1,))
+
+
+def _multilabel_hinge_broadcast(xp: Any, x: Any, t: Any, positions: Any, counted: Any) -> Any:
+    """The same sum with every (row, slot, class) triple at once: no loop for a compiler to
+    unroll and no value read, at O(N·C²) memory (the form for Dask, and for compiled code
+    whose loops need a known trip count)."""
+    # one_hot[n, j, c]: entry j of row n names class c and counts.
+    one_hot = (xp.expand_dims(t, axis=2) == xp.expand_dims(positions, axis=1)) & xp.expand_dims(
+        counted, axis=2
+    )
+    is_target = xp.any(one_hot, axis=1)  # (N, c)
+    x_rows = xp.expand_dims(x, axis=1)  # (N, 1, c)
+    x_j = xp.sum(xp.where(one_hot, x_rows, xp.zeros_like(x_rows)), axis=2)  # (N, j)
+    z = (1.0 - xp.expand_dims(x_j, axis=2)) + x_rows  # (N, j, k)
+    # Strict >: a pair exactly at the margin passes no gradient, as torch's kernel.
+    active = (z > 0) & xp.expand_dims(counted, axis=2) & xp.expand_dims(~is_target, axis=1)
+    h = xp.where(active, z, xp.zeros_like(z))
+    return xp.sum(xp.sum(h, axis=2), axis=1)
+
+
+@fill
+def multilabel_margin_loss(
+    input: Any,
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    *,
+    xp: Any = None,
+) -> Any:
+    r"""Multi-label hinge loss between scores and the indices of the positive classes.
+
+    .. math::
+        \ell_i = \frac{1}{C} \sum_{j \in T_i} \sum_{k \notin T_i} \max(0,\ 1 - (x_{i,j} - x_{i,k}))
+
+    :math:`T_i` holds the entries of ``target[i]`` before its first ``−1`` (duplicates
+    count twice in the outer sum).
+
+    Parameters
+    ----------
+    input : array
+        Scores, shape ``(N, C)``, ``(C)`` or ``()``; float32 or float64.
+    target : array
+        Class indices of any integer dtype, padded with ``−1``, of ``input``'s shape.
+        Every entry, also after the first ``−1``, must be in ``[−1, C)``.
+    {legacy}
+    {reduction}
+        'mean' averages over the samples; an empty batch gives 0 for 'mean' and 'sum'.
+    {xp}
+
+    {returns}
+
+    Notes
+    -----
+    Shape: input ``(N, C)``, ``(C)`` or ``()``; target the same; output ``()``, or
+    ``(N)`` for 'none' with a batched input.
+
+    No data-dependent shapes: the first ``−1`` of each row is found with a minimum over
+    positions, and the targets form a mask.  A term exactly at the margin contributes no
+    gradient (torch's strict ``>``).  float16 and bfloat16 raise ``NotImplementedError``
+    as torch on CPU.  Class indices of every integer dtype are accepted (torch: int64
+    only); see the parity notes, which also cover the empty batch.
+
+    {lazy}  There, a sample with any target entry outside ``[−1, C)`` has a NaN loss
+    (eager backends raise torch's ``RuntimeError: argument #2 'target' is out of range``).
+
+    Examples
+    --------
+    >>> import numpy as np, anyloss as al
+    >>> x = np.array([[0.1, 0.2, 0.4, 0.8]])
+    >>> al.multilabel_margin_loss(x, np.array([[3, 0, -1, 1]])).round(4)
+    np.float64(0.85)
+    """
+    xp = _xp.array_namespace(input, target, xp=xp)
+    native = native_function(xp, "multilabel_margin_loss")
+    # torch's kernel leaves an empty batch's reduction uninitialised: not taken for one.
+    if native is not None and not _empty_batch(input):
+        target = _widen_for_torch(xp, target)
+        return native(input, target, size_average, reduce, reduction)
+    reduction = _reduction.resolve_checked(size_average, reduce, reduction)
+    _check_margin_input(input)
+    if input.ndim <= 1:
+        nframe, n_classes = 1, (1 if input.ndim == 0 else input.shape[0])
+        target_ok = target.ndim <= 1 and _xp.numel(target.shape) == n_classes
+    else:
+        nframe, n_classes = input.shape
+        target_ok = tuple(target.shape) == tuple(input.shape)
+    if not target_ok:
+        raise RuntimeError(
+            f"inconsistent target size: {_checks.list_str(target.shape)} for input of size: "
+            f"{_checks.list_str(input.shape)}"
+        )
+    if not _xp.is_floating(xp, input.dtype) or _xp.is_half(input.dtype):
+        raise NotImplementedError(
+            '"multilabel_margin_loss_forward_out_frame" not implemented for '
+            f"'{_checks.torch_dtype_name(input.dtype)}'"
+        )
+    _check_long_target(xp, target)
+    with backend_for(xp).quiet_floating_point():
+        x = xp.reshape(input, (nframe, n_classes))
+        t = xp.reshape(_index_target(xp, target), (nframe, n_classes))
+        in_range = (t >= -1) & (t < n_classes)
+        if nframe == 0:
+            # Nothing to compare (and Dask cannot take the minimum of an empty axis).
+            return _xp.finish(xp, _margin_mean(xp, xp.sum(x, axis=1), nframe, reduction), input.dtype)
+        if _xp.is_concrete(xp, in_range) and not bool(xp.all(in_range)):
+            raise RuntimeError("argument #2 'target' is out of range")
+        positions = _positions(xp, t)  # (N, C): positions[n, c] = c
+        # Entries before the first −1 of each row count; a row without −1 counts whole.
+        end = xp.min(xp.where(t == -1, positions, xp.full_like(t, n_classes)), axis=1, keepdims=True)
+        counted = positions < end  # (N, j)
+        if _xp.is_concrete(xp, end):
+            loss = _multilabel_hinge_by_slot(xp, x, t, positions, counted, int(xp.max(end)))
+        elif backend_for(xp).traced_loops:
+            loss = _multilabel_hinge_looped(xp, x, t, positions, counted, end)
+        else:
+            loss = _multilabel_hinge_broadcast(xp, x, t, positions, counted)
+        loss = loss / n_classes
+        row_ok = xp.all(in_range, axis=1)
+        loss = xp.where(row_ok, loss, xp.full_like(loss, _NAN))
+        if input.ndim <= 1:
+            loss = xp.reshape(loss, ())
+        return _xp.finish(xp, _margin_mean(xp, loss, nframe, reduction), input.dtype)
