@@ -1,0 +1,241 @@
+"""The streaming engine: arrays in chunks of rows through the loss, reduced in float64.
+
+:func:`_plan` decides which arrays are cut along which axis and how many rows a chunk
+holds.  :func:`_evaluate_stream` reads each chunk, converts it to the backend's arrays,
+puts it through the loss with ``reduction='none'`` and adds its numerator and denominator
+(see :data:`~anyloss._eval._specs.SPECS`) in float64; the value is rounded once to the
+loss's output dtype, as torch's whole-array value is.  A single chunk goes through the
+loss's own reduction.  The helpers for calling the loss and rounding its value serve the
+Dask path too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .. import _xp
+from ._common import BACKENDS, EvalError, installed, one_line
+from ._readers import Source
+from ._specs import Spec
+
+#: Bytes of the widest chunked input per chunk when ``chunk_rows`` is not given.
+DEFAULT_CHUNK_BYTES = 32 * 2**20
+
+
+@dataclasses.dataclass
+class _Plan:
+    """Which arrays are cut along which axis, over how many batch entries."""
+
+    axes: dict[str, int | None]
+    length: int
+    chunk_rows: int
+
+
+def _plan(spec: Spec, sources: Mapping[str, Source], first: str, chunk_rows: int | None) -> _Plan:
+    lead = sources[first]
+    axes: dict[str, int | None] = dict.fromkeys(sources)
+    if lead.ndim < spec.min_ndim or lead.ndim <= spec.input_axis:
+        return _Plan(axes, 0, 0)
+    n = lead.shape[spec.input_axis]
+    axes[first] = spec.input_axis
+    for key, src in sources.items():
+        if key == first or key in spec.class_arrays or src.ndim == 0:
+            continue
+        if key in spec.batch_arrays:
+            if key == "targets" and src.ndim == 1:
+                axes[key] = None  # concatenated CTC targets: cut by the lengths
+                continue
+            if src.shape[0] != n:
+                raise EvalError(
+                    f"mismatched shapes: {lead.name} has {n} entries along axis "
+                    f"{spec.input_axis}, {src.name} has {src.shape[0]}"
+                )
+            axes[key] = 0
+        elif src.ndim == lead.ndim and spec.input_axis == 0:
+            if src.shape[0] == n:
+                axes[key] = 0
+            elif src.shape[0] != 1:
+                raise EvalError(
+                    f"mismatched shapes: {lead.name} has shape {list(lead.shape)}, "
+                    f"{src.name} has shape {list(src.shape)}"
+                )
+    widest = max((sources[k].nbytes // max(n, 1)) for k, a in axes.items() if a is not None)
+    rows = chunk_rows if chunk_rows is not None else max(1, DEFAULT_CHUNK_BYTES // max(widest, 1))
+    return _Plan(axes, n, rows)
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "compute"):
+        x = x.compute()
+    if hasattr(x, "detach"):
+        x = x.detach().cpu()
+        if str(x.dtype) == "torch.bfloat16":
+            x = x.float()
+    if hasattr(x, "get") and not isinstance(x, np.ndarray):
+        x = x.get()
+    return np.asarray(x)
+
+
+def _converter(backend: str) -> Callable[[np.ndarray], Any]:
+    if backend == "numpy":
+        return lambda a: a
+    if backend == "torch":
+        if not installed("torch"):
+            raise EvalError("the torch backend needs torch (pip install 'anyloss[torch]')")
+        import torch
+
+        return torch.from_numpy
+    if backend == "jax":
+        if not installed("jax"):
+            raise EvalError("the jax backend needs jax (pip install 'anyloss[jax]')")
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # float64 files stay float64
+        import jax.numpy as jnp
+
+        return jnp.asarray
+    raise EvalError(f"unknown backend '{backend}' (backends: {', '.join(BACKENDS)})")
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = None
+        if enabled and total > 0 and installed("tqdm"):
+            from tqdm import tqdm
+
+            # A terminal that reports no size (0×0, as a bare pseudo-terminal does) would
+            # hide tqdm's bar: it gets 80×24 instead.
+            size = shutil.get_terminal_size((80, 24))
+            self.bar = tqdm(
+                total=total,
+                unit="rows",
+                unit_scale=True,
+                file=sys.stderr,
+                leave=False,
+                ncols=size.columns,
+                nrows=max(size.lines, 2),
+            )
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
+    seen = set()
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if text not in seen:
+            seen.add(text)
+            print(f"anyloss: warning: {text}", file=sys.stderr)
+
+
+def _slice_arrays(
+    sources: Mapping[str, Source],
+    plan: _Plan,
+    start: int,
+    stop: int,
+    whole: Mapping[str, np.ndarray],
+    offsets: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    chunk = {}
+    for key, src in sources.items():
+        axis = plan.axes[key]
+        if axis is not None:
+            chunk[key] = src.read(start, stop, axis)
+        elif key == "targets" and offsets is not None:
+            chunk[key] = src.read(int(offsets[start]), int(offsets[stop]))
+        else:
+            chunk[key] = whole[key]
+    return chunk
+
+
+def _call(fn: Callable[..., Any], arrays: Mapping[str, Any], options: Mapping[str, Any]) -> Any:
+    try:
+        return fn(**arrays, **options)
+    except EvalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the loss's own error, reported in one line
+        raise EvalError(one_line(exc)) from None
+
+
+def _final(value: float, dtype: np.dtype) -> float:
+    """The float64 accumulation rounded once to the loss's output dtype (torch's)."""
+    if np.issubdtype(dtype, np.floating):
+        rounded = np.asarray(value, dtype=np.float64).astype(dtype)
+        return float(str(rounded)) if np.isfinite(rounded) else float(rounded)
+    return float(np.asarray(value).astype(dtype)) if np.isfinite(value) else value
+
+
+def _evaluate_stream(
+    fn: Callable[..., Any],
+    spec: Spec,
+    sources: Mapping[str, Source],
+    options: dict[str, Any],
+    plan: _Plan,
+    convert: Callable[[np.ndarray], Any],
+    progress: bool,
+) -> tuple[float, str, int]:
+    whole = {k: s.read_all() for k, s in sources.items() if plan.axes[k] is None}
+    offsets = None
+    if "targets" in whole and plan.axes.get("target_lengths") is not None and whole["targets"].ndim == 1:
+        del whole["targets"]
+        lengths = sources["target_lengths"].read_all()
+        offsets = np.concatenate([[0], np.cumsum(lengths.astype(np.int64))])
+    n, rows = plan.length, plan.chunk_rows
+    bounds = [(s, min(s + rows, n)) for s in range(0, n, rows)] if rows else []
+    reduction = options["reduction"]
+    if len(bounds) <= 1:
+        # One chunk: the loss's own reduction, exactly torch's number.
+        arrays = {k: convert(v) for k, v in _slice_arrays(sources, plan, 0, n, whole, offsets).items()}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = _to_numpy(_call(fn, arrays, options))
+            none = _call(fn, arrays, {**options, "reduction": "none"})
+        _show_warnings(caught)
+        return _final(float(out), out.dtype), out.dtype.name, _xp.numel(tuple(none.shape))
+    bar = _Progress(n, progress)
+    numerator = denominator = 0.0
+    elements = 0
+    dtype = None
+    try:
+        for start, stop in bounds:
+            arrays = {
+                k: convert(v) for k, v in _slice_arrays(sources, plan, start, stop, whole, offsets).items()
+            }
+            if dtype is None:
+                # The first chunk with the reduction asked for: torch's checks of the
+                # reduction, dtypes and shapes, and its warnings, once.
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    dtype = _to_numpy(_call(fn, arrays, options)).dtype
+                _show_warnings(caught)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                none = _call(fn, arrays, {**options, "reduction": "none"})
+                xp = _xp.array_namespace(none)
+                numerator += float(_to_numpy(spec.numerator(xp, arrays, options, none)))
+                if reduction != "sum":
+                    denominator += float(_to_numpy(spec.denominator(xp, arrays, options, none)))
+            elements += _xp.numel(tuple(none.shape))
+            bar.update(stop - start)
+    finally:
+        bar.close()
+    if reduction == "sum":
+        value = numerator
+    else:
+        with np.errstate(all="ignore"):
+            value = float(np.float64(numerator) / np.float64(denominator))
+    assert dtype is not None
+    return _final(value, dtype), dtype.name, elements
