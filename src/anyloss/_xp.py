@@ -1,9 +1,10 @@
 """Array-API helpers shared by every loss body.
 
-Everything here takes the namespace ``xp`` (from array-api-compat) as its first
+A helper that needs the namespace ``xp`` (from array-api-compat) takes it as its first
 argument.  Where a helper needs a capability that the standard lacks (stop a
 gradient, loop in a compiled graph) it asks the backend object; loss bodies never
-branch on the backend themselves.
+branch on the backend themselves.  A few helpers (``finish``, ``sum_all``,
+``gather_class``) take a shorter path for NumPy arrays, told by their type.
 """
 
 from __future__ import annotations
