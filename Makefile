@@ -1,5 +1,6 @@
-# Two entry points, both from a fresh machine with only Python 3.11 and make:
+# Entry points, each from a fresh machine with only Python 3.11 and make:
 #   make demo   installs anyloss with every backend and runs `anyloss demo`
+#   make lint   installs the pinned ruff and mypy and checks formatting, lint rules and types
 #   make test   installs the pinned test stack and runs the whole test suite
 #   make docs   installs the docs stack and builds the documentation (warnings are errors)
 #   make bench  installs the benchmark stack and runs the benchmark suite (benchmarks/README.md)
@@ -8,7 +9,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 JOBS ?= 2
 
-.PHONY: demo test docs bench install install-test install-docs install-bench clean
+.PHONY: demo lint test docs bench install install-lint install-test install-docs install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,9 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all]"
+
+install-lint: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lint]"
 
 install-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
@@ -28,6 +32,11 @@ install-bench: $(BIN)/python
 
 demo: install
 	$(BIN)/anyloss demo
+
+lint: install-lint
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: install-test
 	$(BIN)/python -m pytest -n $(JOBS) -q

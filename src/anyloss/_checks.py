@@ -107,13 +107,13 @@ def _promote(xp: Any, dtypes: list[Any]) -> Any:
     try:
         return _promoted[key]
     except KeyError:
-        pass
+        cacheable = True
     except TypeError:  # an unhashable dtype object
-        key = None
+        cacheable = False
     top = max(_category(xp, d) for d in dtypes)
     dtypes = [d for d in dtypes if _category(xp, d) == top]
     result = dtypes[0] if len(dtypes) == 1 else xp.result_type(*dtypes)
-    if key is not None:
+    if cacheable:
         _promoted[key] = result
     return result
 

@@ -1,9 +1,10 @@
 """Array-API helpers shared by every loss body.
 
-Everything here takes the namespace ``xp`` (from array-api-compat) as its first
+A helper that needs the namespace ``xp`` (from array-api-compat) takes it as its first
 argument.  Where a helper needs a capability that the standard lacks (stop a
 gradient, loop in a compiled graph) it asks the backend object; loss bodies never
-branch on the backend themselves.
+branch on the backend themselves.  A few helpers (``finish``, ``sum_all``,
+``gather_class``) take a shorter path for NumPy arrays, told by their type.
 """
 
 from __future__ import annotations
@@ -110,17 +111,6 @@ def default_float(xp: Any) -> Any:
     return xp.float32
 
 
-def float_result_dtype(xp: Any, *arrays: Any) -> Any:
-    """torch's result dtype for a float loss of ``arrays``: floats promote, integers alone give float32.
-
-    Integers never promote a float (NumPy would turn float32 + int64 into float64).
-    """
-    floats = [a.dtype for a in arrays if a is not None and is_floating(xp, a.dtype)]
-    if not floats:
-        return default_float(xp)
-    return xp.result_type(*floats) if len(floats) > 1 else floats[0]
-
-
 def compute_dtype(xp: Any, dtype: Any) -> Any:
     """The dtype to compute in: float16 and bfloat16 go through float32, as torch's opmath does."""
     return xp.float32 if is_half(dtype) else dtype
@@ -158,10 +148,6 @@ def abs_(xp: Any, d: Any) -> Any:
 def const(xp: Any, value: float, like: Any) -> Any:
     """A 0-D array holding ``value`` with the dtype and device of ``like``."""
     return xp.asarray(value, dtype=like.dtype, device=backend_for(xp).device(like))
-
-
-def full_like(xp: Any, like: Any, value: float) -> Any:
-    return xp.full(like.shape, value, dtype=like.dtype, device=backend_for(xp).device(like))
 
 
 def numel(shape: tuple[int | None, ...]) -> int:
@@ -222,10 +208,6 @@ def softplus_pair(xp: Any, x: Any) -> tuple[Any, Any]:
     """``(softplus(x), softplus(−x))``, the same values as two :func:`softplus` calls
     (NumPy computes the exp and log1p they share once)."""
     return backend_for(xp).softplus_pair(x)
-
-
-def log_sigmoid(xp: Any, x: Any) -> Any:
-    return -softplus(xp, -x)
 
 
 def logsumexp(xp: Any, x: Any, axis: int, keepdims: bool = False) -> Any:

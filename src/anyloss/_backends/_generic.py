@@ -1,4 +1,4 @@
-"""The default backend: pure array-API, no autodiff, eager Python loops."""
+"""The default backend (pure array API, no autodiff, eager Python loops) and NumPy's."""
 
 from __future__ import annotations
 

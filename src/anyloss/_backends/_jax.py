@@ -22,8 +22,7 @@ class JaxBackend(Backend):
     branch_free_sums = True
 
     def quiet_floating_point(self) -> contextlib.nullcontext[None]:
-        # This framework never warns about floating point; a NumPy errstate here would
-        # only cost time (and break torch.compile's graph).
+        # JAX never warns about floating point; a NumPy errstate here would only cost time.
         return contextlib.nullcontext()
 
     def stop_gradient(self, x: Any) -> Any:

@@ -403,7 +403,7 @@ def ctc_loss(
         ``(N,)`` length of each target.
     blank : int, default 0
         The blank class, in ``[0, C)``.
-    reduction : {{'none', 'mean', 'sum'}}, default 'mean'
+    reduction : {'none', 'mean', 'sum'}, default 'mean'
         'none': the ``(N,)`` losses (0-D unbatched); 'sum': their sum; 'mean': each
         loss divided by ``max(target_length, 1)``, then averaged over the batch.
     zero_infinity : bool, default False
