@@ -3,6 +3,9 @@
 A test never loops over backends: it takes the ``backend`` fixture, converts its
 NumPy inputs with ``backend.asarray``, calls the loss with ``backend.call`` and reads
 the result back with ``backend.to_numpy``.
+
+The classes here are the test bed's ("beds"), not the library's backend classes in
+``anyloss._backends``: a bed makes arrays of one library, a library backend computes on them.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def _forbid_compute(*args: Any, **kwargs: Any) -> Any:
     raise EarlyCompute("dask computed while the loss graph was being built")
 
 
-class Backend:
+class Bed:
     name: str = ""
     lazy = False
     differentiable = False
@@ -84,7 +87,7 @@ class Backend:
         raise NotImplementedError
 
 
-class NumpyBackend(Backend):
+class NumpyBed(Bed):
     name = "numpy"
     unsupported = frozenset({"bfloat16"})
     array_type = np.ndarray
@@ -93,7 +96,7 @@ class NumpyBackend(Backend):
         return a.copy()
 
 
-class StrictBackend(Backend):
+class StrictBed(Bed):
     name = "array_api_strict"
     unsupported = frozenset({"float16", "bfloat16"})
     array_type = array_api_strict._array_object.Array
@@ -121,7 +124,7 @@ class StrictBackend(Backend):
             array_api_strict.reset_array_api_strict_flags()
 
 
-class DaskBackend(Backend):
+class DaskBed(Bed):
     name = "dask"
     lazy = True
     unsupported = frozenset({"bfloat16"})
@@ -141,7 +144,7 @@ class DaskBackend(Backend):
             return np.asarray(x.compute(scheduler="sync"))
 
 
-class TorchBackend(Backend):
+class TorchBed(Bed):
     differentiable = True
     array_type = torch.Tensor
 
@@ -183,7 +186,7 @@ class TorchBackend(Backend):
         ]
 
 
-class JaxBackend(Backend):
+class JaxBed(Bed):
     differentiable = True
     array_type = jax.Array
 
@@ -239,12 +242,12 @@ class JaxBackend(Backend):
 
 
 ALL = [
-    NumpyBackend(),
-    TorchBackend(native=True),
-    TorchBackend(native=False),
-    JaxBackend(jit=False),
-    JaxBackend(jit=True),
-    DaskBackend(),
-    StrictBackend(),
-    StrictBackend(data_dependent_shapes=False),
+    NumpyBed(),
+    TorchBed(native=True),
+    TorchBed(native=False),
+    JaxBed(jit=False),
+    JaxBed(jit=True),
+    DaskBed(),
+    StrictBed(),
+    StrictBed(data_dependent_shapes=False),
 ]
