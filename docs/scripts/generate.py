@@ -14,9 +14,9 @@ Writes ``docs/_generated/``:
 - ``benchmarks.md``: the benchmark suite's page (``docs/benchmarks.md``) or how to make it.
 
 Everything is regenerated only when a source it is made from changed (a hash of the
-package, the tests, the scripts and the notes).  ``ANYLOSS_DOCS_KEEP=1`` keeps what is
-there even when sources changed: ``make docs`` generates once, then its HTML and doctest
-builds share that run.  The parity matrix and the migration tables run in their own
+package, the tests, the scripts and their data, and the notes).  ``ANYLOSS_DOCS_KEEP=1``
+keeps what is there even when sources changed: ``make docs`` generates once, then its HTML
+and doctest builds share that run.  The parity matrix and the migration tables run in their own
 processes, as does the list of test backends: they import the test bed, which switches JAX
 to 64-bit.
 """
@@ -71,10 +71,10 @@ def _sources() -> list[Path]:
         *(ROOT / "src").rglob("*.py"),
         *(ROOT / "tests").rglob("*.py"),
         *HERE.glob("*.py"),
+        *HERE.glob("*.csv"),
         *DOCS.glob("parity*.md"),
         *(DOCS / "parity").glob("*.md"),
         *DOCS.glob("benchmarks*"),
-        *(ROOT.parent / "shared" / "seeds").glob("00[01]_*"),
     ]
     return sorted(f for f in files if f.is_file() and "__pycache__" not in f.parts)
 
@@ -82,7 +82,7 @@ def _sources() -> list[Path]:
 def _stamp() -> str:
     digest = hashlib.sha256()
     for path in _sources():
-        digest.update(str(path.relative_to(ROOT.parent)).encode())
+        digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
