@@ -1,9 +1,10 @@
 """Every case of every table, on every backend, against torch 2.13 on CPU.
 
 Values, output dtype and shape, warnings and errors (type and wording) must be
-torch's; gradients must be torch autograd's.  A case whose error depends on array
-values cannot raise on a lazy backend (traced JAX, Dask): there the loss must be
-built without raising and without computing, as the docstrings say.
+torch's; gradients must be torch autograd's; the result must be on the inputs' device.
+A case whose error depends on array values cannot raise on a lazy backend (traced JAX,
+Dask): there the loss must be built without raising and without computing, as the
+docstrings say.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def _prepare(case: Case, backend) -> tuple[tuple, dict]:
     return args, kwargs
 
 
+def _assert_on_inputs_device(array, backend) -> None:
+    """The result is on the device of the inputs (the backend puts every input on one)."""
+    device = backend.device_of(array)
+    assert device == backend.expected_device, f"result on {device}, inputs on {backend.expected_device}"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_matches_torch(case: Case, backend) -> None:
     expected = _reference(case.id)
@@ -63,6 +70,7 @@ def test_matches_torch(case: Case, backend) -> None:
         got = record(call, lambda x: x)
         assert got.error is None, f"lazy backend raised {got.error}"
         assert got.warnings == expected.warnings
+        _assert_on_inputs_device(result["array"], backend)
         return
 
     got = record(call, backend.to_numpy)
@@ -71,6 +79,7 @@ def test_matches_torch(case: Case, backend) -> None:
     if expected.error is not None:
         return
     assert isinstance(result["array"], backend.array_type)
+    _assert_on_inputs_device(result["array"], backend)
     assert got.dtype == expected.dtype
     assert got.shape == expected.shape
     rtol, atol = tolerance(case, expected.dtype)

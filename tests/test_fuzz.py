@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import anyloss
-from support.backends import JaxBackend, NumpyBackend, TorchBackend
+from support.backends import JaxBed, NumpyBed, TorchBed
 from support.oracle import Case, assert_close, record, tolerance, torch_outcome
 
-BACKENDS = [NumpyBackend(), TorchBackend(native=False), JaxBackend(jit=False)]
+BACKENDS = [NumpyBed(), TorchBed(native=False), JaxBed(jit=False)]
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 dtypes = st.sampled_from(["float32", "float64"])

@@ -9,14 +9,16 @@ Writes ``docs/_generated/``:
 - ``include/``: pieces the hand-written pages include: ``parity_matrix.md``
   (``parity_matrix.py``), ``migration.md`` and ``migration-<loss>.md`` (``migration.py``),
   ``capabilities.md`` (the backend capability table, read from ``anyloss._backends``) and
-  ``testbed.md`` (the backends the tests run on);
+  ``testbed.md`` (the backends the tests run on, from ``tests/support/backends.ALL`` by
+  ``testbed.py``);
 - ``benchmarks.md``: the benchmark suite's page (``docs/benchmarks.md``) or how to make it.
 
 Everything is regenerated only when a source it is made from changed (a hash of the
-package, the tests, the scripts and the notes).  ``ANYLOSS_DOCS_KEEP=1`` keeps what is
-there even when sources changed: ``make docs`` generates once, then its HTML and doctest
-builds share that run.  The parity matrix and the migration tables run in their own
-processes: they import the test bed, which switches JAX to 64-bit.
+package, the tests, the scripts and their data, and the notes).  ``ANYLOSS_DOCS_KEEP=1``
+keeps what is there even when sources changed: ``make docs`` generates once, then its HTML
+and doctest builds share that run.  The parity matrix and the migration tables run in their own
+processes, as does the list of test backends: they import the test bed, which switches JAX
+to 64-bit.
 """
 
 from __future__ import annotations
@@ -69,10 +71,10 @@ def _sources() -> list[Path]:
         *(ROOT / "src").rglob("*.py"),
         *(ROOT / "tests").rglob("*.py"),
         *HERE.glob("*.py"),
+        *HERE.glob("*.csv"),
         *DOCS.glob("parity*.md"),
         *(DOCS / "parity").glob("*.md"),
         *DOCS.glob("benchmarks*"),
-        *(ROOT.parent / "shared" / "seeds").glob("00[01]_*"),
     ]
     return sorted(f for f in files if f.is_file() and "__pycache__" not in f.parts)
 
@@ -80,7 +82,7 @@ def _sources() -> list[Path]:
 def _stamp() -> str:
     digest = hashlib.sha256()
     for path in _sources():
-        digest.update(str(path.relative_to(ROOT.parent)).encode())
+        digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -447,14 +449,6 @@ def _capabilities() -> str:
     return "\n".join(lines)
 
 
-def _testbed() -> str:
-    """The backends of the test bed, read from tests/support/backends.py without importing it
-    (importing it switches JAX to 64-bit for this process)."""
-    source = (ROOT / "tests" / "support" / "backends.py").read_text()
-    names = re.findall(r'name = "(\w+)"', source)
-    return ", ".join(f"`{n}`" for n in names)
-
-
 def _benchmarks() -> str:
     page = DOCS / "benchmarks.md"
     if page.exists():
@@ -535,13 +529,13 @@ def generate(force: bool = False) -> bool:
     inc = OUT / "include"
     _run("parity_matrix.py", str(inc / "parity_matrix.md"))
     _run("migration.py", str(inc))
+    _run("testbed.py", str(inc / "testbed.md"))
     matrix = (inc / "parity_matrix.md").read_text()
     notes = _notes()
     for loss in losses:
         (OUT / "api" / f"{loss}.md").write_text(_loss_page(loss, notes, matrix))
     (OUT / "api" / "index.md").write_text(_api_index(losses))
     (inc / "capabilities.md").write_text(_capabilities())
-    (inc / "testbed.md").write_text(HEADER + _testbed() + "\n")
     (OUT / "benchmarks.md").write_text(_benchmarks())
     families = _parity_pages()
     (OUT / "parity").mkdir()

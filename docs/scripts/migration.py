@@ -2,7 +2,8 @@
 
 Every number on the migration page comes from running the code shown beside it; the code
 strings below are evaluated as they are printed.  MindSpore cannot be installed here: its
-rows are quoted from the MindSpore documentation and marked as not measured.
+rows come from ``mindspore.csv`` beside this script (where each torch loss is in MindSpore,
+after the MindSpore migration guide) and are marked as not measured.
 
 Run as ``python docs/scripts/migration.py OUTDIR`` (the docs build does this).  It writes
 ``migration.md`` (the whole guide's tables) and ``migration-<loss>.md`` for each loss page.
@@ -10,6 +11,7 @@ Run as ``python docs/scripts/migration.py OUTDIR`` (the docs build does this).  
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import os
 import re
@@ -19,8 +21,10 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-ROOT = Path(__file__).resolve().parents[2]
-SEEDS = ROOT.parent / "shared" / "seeds"
+#: torch loss -> MindSpore's class, function and how they differ (a category)
+MINDSPORE = Path(__file__).resolve().with_name("mindspore.csv")
+#: MindSpore's page comparing one of its classes with torch's
+MINDSPORE_DIFF = "https://www.mindspore.cn/docs/en/master/note/api_mapping/pytorch_diff/{nn}.html"
 
 
 @dataclasses.dataclass
@@ -384,32 +388,32 @@ def render_comparison(comparison: Comparison, rows: list, level: str = "###") ->
     return "\n".join(lines)
 
 
-def mindspore_rows() -> list[list[str]]:
-    """The mapping table of the MindSpore migration guide (a seed document)."""
-    rows = []
-    for path in sorted(SEEDS.glob("000_*.txt")):
-        for line in path.read_text().splitlines():
-            if line.startswith("| torch.nn.") and "Loss" in line:
-                cells = [c.strip() for c in line.strip().strip("|").split("|")]
-                if len(cells) == 5:
-                    rows.append(cells)
-    return rows
+def mindspore_rows() -> list[dict[str, str]]:
+    """The rows of ``mindspore.csv``: torch's functional name, MindSpore's names, the difference."""
+    with MINDSPORE.open(newline="") as f:
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
 
 
-def _functional(cell: str) -> str:
-    return cell.rsplit(".", 1)[-1]
+def _difference(row: dict[str, str]) -> str:
+    """The difference category of a row, in words."""
+    link = f"([MindSpore's comparison]({MINDSPORE_DIFF.format(nn=row['nn'])}))"
+    return {
+        "same": "none listed",
+        "nn_interface": f"the class's interface is not torch's {link}",
+        "no_log_target": "MindSpore has no `log_target` parameter",
+        "parameters": f"the same loss; its parameters differ in number or order {link}",
+    }[row["difference"]]
 
 
-def render_mindspore(rows: list[list[str]], only: str | None = None) -> str:
+def render_mindspore(rows: list[dict[str, str]], only: str | None = None) -> str:
     if not rows:
         return ""
     lines = ["| torch | mindspore.nn | mindspore.ops | difference |", "| --- | --- | --- | --- |"]
-    for _nn, functional, ms_nn, ms_ops, diff in rows:
-        if only is not None and _functional(functional) != only:
+    for row in rows:
+        if only is not None and row["torch"] != only:
             continue
-        lines.append(
-            f"| `{functional}` | `{ms_nn}` | {ms_ops if ms_ops == '-' else f'`{ms_ops}`'} | {diff} |"
-        )
+        ops = "-" if row["ops"] == "-" else f"`mindspore.ops.{row['ops']}`"
+        lines.append(f"| `{row['torch']}` | `mindspore.nn.{row['nn']}` | {ops} | {_difference(row)} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
 

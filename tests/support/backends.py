@@ -3,6 +3,11 @@
 A test never loops over backends: it takes the ``backend`` fixture, converts its
 NumPy inputs with ``backend.asarray``, calls the loss with ``backend.call`` and reads
 the result back with ``backend.to_numpy``.
+
+The classes here are the test bed's ("beds"), not the library's backend classes in
+``anyloss._backends``: a bed makes arrays of one library, a library backend computes on them.
+Each bed has a ``name`` (the test id) and a one-line ``description``; the documentation's
+list of tested backends is made from ``ALL``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import array_api_compat
 import array_api_strict
 import dask
 import dask.array as da
@@ -43,8 +49,10 @@ def _forbid_compute(*args: Any, **kwargs: Any) -> Any:
     raise EarlyCompute("dask computed while the loss graph was being built")
 
 
-class Backend:
+class Bed:
     name: str = ""
+    #: one line for the documentation's list of tested backends
+    description: str = ""
     lazy = False
     differentiable = False
     #: dtypes this backend has; cases in other dtypes are not applicable to it
@@ -68,6 +76,16 @@ class Backend:
     def supports(self, value: Any) -> bool:
         return not (is_array(value) and dtype_name(value.dtype) in self.unsupported)
 
+    # -- devices ----------------------------------------------------------------------
+    def device_of(self, x: Any) -> Any:
+        """The device an array of this backend lives on."""
+        return array_api_compat.device(x)
+
+    @property
+    def expected_device(self) -> Any:
+        """The device ``asarray`` puts inputs on, so the device every result must be on."""
+        return self.device_of(self.asarray(np.zeros(1, dtype=np.float32)))
+
     # -- calling ----------------------------------------------------------------------
     @contextlib.contextmanager
     def context(self) -> Iterator[None]:
@@ -84,8 +102,9 @@ class Backend:
         raise NotImplementedError
 
 
-class NumpyBackend(Backend):
+class NumpyBed(Bed):
     name = "numpy"
+    description = "NumPy arrays (no bfloat16: NumPy has none)."
     unsupported = frozenset({"bfloat16"})
     array_type = np.ndarray
 
@@ -93,21 +112,32 @@ class NumpyBackend(Backend):
         return a.copy()
 
 
-class StrictBackend(Backend):
-    name = "array_api_strict"
+class StrictBed(Bed):
     unsupported = frozenset({"float16", "bfloat16"})
     array_type = array_api_strict._array_object.Array
 
-    def __init__(self, data_dependent_shapes: bool = True) -> None:
+    def __init__(self, data_dependent_shapes: bool = True, device: str | None = None) -> None:
         self.data_dependent_shapes = data_dependent_shapes
+        #: the strict namespace's device inputs are put on (None: its default device)
+        self.device = None if device is None else array_api_strict.Device(device)
+        self.name = "array_api_strict"
+        self.description = "array-api-strict, the standard's reference namespace (no float16/bfloat16)."
         if not data_dependent_shapes:
-            self.name = "array_api_strict_no_dds"
+            self.name += "_no_dds"
+            self.description = "array-api-strict with data-dependent shapes and boolean indexing off."
+        if device is not None:
+            self.name += f"_{device}"
+            self.description = (
+                f"array-api-strict with every input on its second device, `{device}`: the result"
+                " must be there too (an array made on the default device cannot mix with them)."
+            )
 
     def asarray(self, a: np.ndarray) -> Any:
-        return array_api_strict.asarray(a)
+        return array_api_strict.asarray(a, device=self.device)
 
     def to_numpy(self, x: Any) -> np.ndarray:
-        return np.asarray(x)
+        # Only arrays on the strict namespace's CPU device convert to NumPy.
+        return np.asarray(x.to_device(array_api_strict.Device("CPU_DEVICE")))
 
     @contextlib.contextmanager
     def context(self) -> Iterator[None]:
@@ -121,8 +151,9 @@ class StrictBackend(Backend):
             array_api_strict.reset_array_api_strict_flags()
 
 
-class DaskBackend(Backend):
+class DaskBed(Bed):
     name = "dask"
+    description = "Dask arrays in two chunks; building the loss must not compute anything."
     lazy = True
     unsupported = frozenset({"bfloat16"})
     array_type = da.Array
@@ -141,13 +172,19 @@ class DaskBackend(Backend):
             return np.asarray(x.compute(scheduler="sync"))
 
 
-class TorchBackend(Backend):
+class TorchBed(Bed):
     differentiable = True
     array_type = torch.Tensor
 
     def __init__(self, native: bool) -> None:
         self.native = native
         self.name = "torch" if native else "torch_generic"
+        self.description = (
+            "torch tensors, through `torch.nn.functional`'s own kernel (the native fast path)."
+            if native
+            else "torch tensors through anyloss's generic body, which the tests prove equal to"
+            " the fast path; its gradients are compared with torch autograd's."
+        )
 
     def asarray(self, a: np.ndarray) -> Any:
         if a.dtype == BFLOAT16:
@@ -183,13 +220,18 @@ class TorchBackend(Backend):
         ]
 
 
-class JaxBackend(Backend):
+class JaxBed(Bed):
     differentiable = True
     array_type = jax.Array
 
     def __init__(self, jit: bool) -> None:
         self.jit = jit
         self.name = "jax_jit" if jit else "jax"
+        self.description = (
+            "JAX arrays under `jax.jit` (values traced); gradients with `jax.grad`."
+            if jit
+            else "JAX arrays, eagerly; gradients with `jax.grad`."
+        )
         self.lazy = jit
 
     def asarray(self, a: np.ndarray) -> Any:
@@ -239,12 +281,13 @@ class JaxBackend(Backend):
 
 
 ALL = [
-    NumpyBackend(),
-    TorchBackend(native=True),
-    TorchBackend(native=False),
-    JaxBackend(jit=False),
-    JaxBackend(jit=True),
-    DaskBackend(),
-    StrictBackend(),
-    StrictBackend(data_dependent_shapes=False),
+    NumpyBed(),
+    TorchBed(native=True),
+    TorchBed(native=False),
+    JaxBed(jit=False),
+    JaxBed(jit=True),
+    DaskBed(),
+    StrictBed(),
+    StrictBed(data_dependent_shapes=False),
+    StrictBed(device="device1"),
 ]
