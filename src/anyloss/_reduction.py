@@ -82,12 +82,25 @@ def divide(xp: Any, numerator: Any, denominator: Any, reduction: str) -> Any:
     return numerator / denominator
 
 
+def divide_by_count(xp: Any, numerator: Any, count: int, reduction: str) -> Any:
+    """:func:`divide` by a number of terms; NaN when there are none, as torch's 0/0, without
+    NumPy's warning (the parts of no terms are 0 and 0)."""
+    if count == 0 and type(reduction) is not MeanRequest:
+        return xp.full((), float("nan"), dtype=numerator.dtype, device=_xp.device(numerator))
+    return divide(xp, numerator, count, reduction)
+
+
+def divide_unless_empty(xp: Any, total: Any, count: int, reduction: str) -> Any:
+    """:func:`divide` by a number of terms, but the total itself when there are none (the
+    margin losses' 'mean' of an empty batch is torch's 0; its parts are 0 and 0)."""
+    if count == 0 and type(reduction) is not MeanRequest:
+        return total
+    return divide(xp, total, count, reduction)
+
+
 def mean(xp: Any, loss: Any, reduction: str = "mean") -> Any:
-    """The mean of every element; NaN for an empty array, as torch (0/0), without NumPy's warning."""
-    n = _xp.numel(loss.shape)
-    if n == 0 and type(reduction) is not MeanRequest:
-        return xp.full((), float("nan"), dtype=loss.dtype, device=_xp.device(loss))
-    return divide(xp, _xp.sum_all(xp, loss), n, reduction)
+    """The mean of every element; NaN for an empty array, as torch (0/0)."""
+    return divide_by_count(xp, _xp.sum_all(xp, loss), _xp.numel(loss.shape), reduction)
 
 
 def apply(xp: Any, loss: Any, reduction: str) -> Any:

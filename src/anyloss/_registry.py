@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from ._docs import fill
 
-__all__ = ["ELEMENTWISE", "RECORDS", "ROWS", "LossRecord", "Streaming", "find", "loss_record"]
+__all__ = ["CLASS_INDEX", "ELEMENTWISE", "RECORDS", "ROWS", "LossRecord", "Streaming", "find", "loss_record"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -99,6 +99,8 @@ class Streaming:
 ELEMENTWISE = Streaming()
 #: One loss term per row of a 2-D input, with one target per row.
 ROWS = Streaming(min_ndim=2, batch_arrays=frozenset({"target"}))
+#: Class-index targets: a target per row, a weight per class.
+CLASS_INDEX = Streaming(min_ndim=2, batch_arrays=frozenset({"target"}), class_arrays=frozenset({"weight"}))
 
 
 @dataclasses.dataclass(frozen=True)

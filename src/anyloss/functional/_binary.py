@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import backend_for, native_function
-from .._registry import loss_record
+from .._registry import Streaming, loss_record
 
 __all__ = [
     "binary_cross_entropy",
@@ -350,7 +350,13 @@ def soft_margin_loss(
 # --- multilabel_soft_margin_loss --------------------------------------------------------
 
 
-@fill
+@loss_record(
+    cls="MultiLabelSoftMarginLoss",
+    family="classification",
+    mean="the number of terms (batch size × classes, the class mean of each row then the batch mean)",
+    streaming=Streaming(min_ndim=2),
+    bench="rows",
+)
 def multilabel_soft_margin_loss(
     input: Any,
     target: Any,
@@ -400,7 +406,7 @@ def multilabel_soft_margin_loss(
     np.float64(0.3778)
     """
     xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "multilabel_soft_margin_loss")
+    native = native_function(xp, "multilabel_soft_margin_loss", reduction)
     if native is not None:
         return native(input, target, weight, size_average, reduce, reduction)
     if size_average is not None or reduce is not None:
@@ -432,14 +438,16 @@ def multilabel_soft_margin_loss(
         if reduction in ("mean", "sum") and loss.ndim == input.ndim and rows and loss.shape[-1]:
             # The class means reduced at once: one sum over every element (XLA fuses it with
             # the terms: 25% faster than the row sums then their mean; equal to rounding).
-            n = input.shape[-1] * (rows if reduction == "mean" else 1)
-            return _xp.finish(xp, _xp.sum_all(xp, loss) / n, dtype)
+            total = _xp.sum_all(xp, loss)
+            if reduction == "sum":
+                return _xp.finish(xp, total / input.shape[-1], dtype)
+            return _xp.finish(xp, _reduction.divide(xp, total, input.shape[-1] * rows, reduction), dtype)
         # torch sums over axis input.ndim − 1 of the broadcast loss, which may have more axes.
         loss = xp.sum(loss, axis=input.ndim - 1) / input.shape[-1]
         if reduction == "none":
             out = loss
         elif reduction == "mean":
-            out = _reduction.mean(xp, loss)
+            out = _reduction.mean(xp, loss, reduction)
         elif reduction == "sum":
             out = xp.sum(loss)
         else:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _checks, _reduction, _xp
 from .._backends import backend_for, native_function, plain_namespace
-from .._docs import fill
+from .._registry import CLASS_INDEX, loss_record
 
 __all__ = ["cross_entropy", "nll_loss"]
 
@@ -206,8 +206,8 @@ def _reduce_nll(xp: Any, loss: Any, w_t: Any, reduction: str) -> Any:
     # Weighted mean over the non-ignored targets; 0/0 when all are ignored is torch's NaN,
     # and its gradient is 0 because every ignored position is masked out by where.
     if w_t is None:
-        return _reduction.mean(xp, loss)
-    return xp.sum(loss) / xp.sum(w_t)
+        return _reduction.mean(xp, loss, reduction)
+    return _reduction.divide(xp, xp.sum(loss), xp.sum(w_t), reduction)
 
 
 def _weight_in(xp: Any, weight: Any, work: Any) -> Any:
@@ -217,7 +217,14 @@ def _weight_in(xp: Any, weight: Any, work: Any) -> Any:
 # --- nll_loss ---------------------------------------------------------------------------
 
 
-@fill
+@loss_record(
+    cls="NLLLoss",
+    family="classification",
+    mean="the sum of weight[target] over the targets that are not ignore_index "
+    "(without a weight, their number)",
+    streaming=CLASS_INDEX,
+    bench="rows",
+)
 def nll_loss(
     input: Any,
     target: Any,
@@ -277,7 +284,7 @@ def nll_loss(
     array([0.6931, 0.3567])
     """
     xp = plain_namespace(xp, input, target, weight) or _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "nll_loss")
+    native = native_function(xp, "nll_loss", reduction)
     if native is not None:
         target = _widen_for_torch(xp, target)
         return native(input, target, weight, size_average, ignore_index, reduce, reduction)
@@ -327,15 +334,22 @@ def _probability_targets(
         loss = -xp.sum(terms, axis=class_dim)
     elif reduction == "sum":
         loss = -xp.sum(terms)
-    elif _xp.numel(input.shape) == 0:
-        loss = xp.full((), _NAN, dtype=work, device=backend_for(xp).device(input))
     else:
         # torch divides by the number of output elements, whatever the weights.
-        loss = -xp.sum(terms) / (_xp.numel(input.shape) // n_classes)
+        loss = _reduction.divide_by_count(
+            xp, -xp.sum(terms), _xp.numel(input.shape) // max(n_classes, 1), reduction
+        )
     return _xp.finish(xp, loss, dtype)
 
 
-@fill
+@loss_record(
+    cls="CrossEntropyLoss",
+    family="classification",
+    mean="the sum of weight[target] over the targets that are not ignore_index "
+    "(without a weight, their number; for probability targets, the number of samples)",
+    streaming=CLASS_INDEX,
+    bench="rows",
+)
 def cross_entropy(
     input: Any,
     target: Any,
@@ -414,7 +428,7 @@ def cross_entropy(
     np.float64(2.764)
     """
     xp = plain_namespace(xp, input, target, weight) or _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "cross_entropy")
+    native = native_function(xp, "cross_entropy", reduction)
     if native is not None:
         # Native means torch: both shapes are torch.Size, compared as the tuples they are.
         if target.shape != input.shape:
@@ -466,7 +480,12 @@ def cross_entropy(
         elif reduction == "sum":
             nll_part, smooth_part = xp.sum(loss), xp.sum(smooth)
         else:
-            total = _xp.numel(loss.shape) if w_t is None else xp.sum(w_t)
-            nll_part, smooth_part = xp.sum(loss) / total, xp.sum(smooth) / total
+            nll_part, smooth_part = xp.sum(loss), xp.sum(smooth)
         out = (1.0 - label_smoothing) * nll_part + smooth_part * (label_smoothing / logp.shape[class_dim])
+        if reduction == "mean":
+            # torch divides each part by the denominator, then mixes them; the mix is divided
+            # once here, equal to rounding, so that the 'mean' is one numerator over one
+            # denominator (mean_parts).
+            total = _xp.numel(loss.shape) if w_t is None else xp.sum(w_t)
+            out = _reduction.divide(xp, out, total, reduction)
         return _xp.finish(xp, out, input.dtype)

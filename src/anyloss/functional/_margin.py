@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import backend_for, native_function
-from .._docs import fill
+from .._registry import ROWS, Streaming, loss_record
 from ._cross_entropy import _index_target, _is_integer, _widen_for_torch
 
 __all__ = ["multi_margin_loss", "multilabel_margin_loss"]
@@ -41,12 +41,18 @@ def _margin_mean(xp: Any, loss: Any, nframe: int, reduction: str) -> Any:
     if reduction == "none":
         return loss
     total = xp.sum(loss)
-    if reduction == "sum" or nframe == 0:
+    if reduction == "sum":
         return total
-    return total / nframe
+    return _reduction.divide_unless_empty(xp, total, nframe, reduction)
 
 
-@fill
+@loss_record(
+    cls="MultiMarginLoss",
+    family="classification",
+    mean="the batch size",
+    streaming=Streaming(min_ndim=2, batch_arrays=frozenset({"target"}), class_arrays=frozenset({"weight"})),
+    bench="rows",
+)
 def multi_margin_loss(
     input: Any,
     target: Any,
@@ -105,7 +111,7 @@ def multi_margin_loss(
     np.float64(0.325)
     """
     xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "multi_margin_loss")
+    native = native_function(xp, "multi_margin_loss", reduction)
     # torch's kernel leaves an empty batch's reduction uninitialised: not taken for one.
     if native is not None and not _empty_batch(input):
         target = _widen_for_torch(xp, target)
@@ -280,7 +286,9 @@ def _multilabel_hinge_broadcast(xp: Any, x: Any, t: Any, positions: Any, counted
     return xp.sum(xp.sum(h, axis=2), axis=1)
 
 
-@fill
+@loss_record(
+    cls="MultiLabelMarginLoss", family="classification", mean="the batch size", streaming=ROWS, bench="rows"
+)
 def multilabel_margin_loss(
     input: Any,
     target: Any,
@@ -334,7 +342,7 @@ def multilabel_margin_loss(
     np.float64(0.85)
     """
     xp = _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "multilabel_margin_loss")
+    native = native_function(xp, "multilabel_margin_loss", reduction)
     # torch's kernel leaves an empty batch's reduction uninitialised: not taken for one.
     if native is not None and not _empty_batch(input):
         target = _widen_for_torch(xp, target)
