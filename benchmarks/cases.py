@@ -13,32 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from anyloss._registry import RECORDS
+
 SIZES = ("small", "medium", "large")
 
-#: The 21 losses, in the order of torch.nn.functional's documentation.
-LOSSES = (
-    "l1_loss",
-    "mse_loss",
-    "smooth_l1_loss",
-    "huber_loss",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "poisson_nll_loss",
-    "gaussian_nll_loss",
-    "kl_div",
-    "margin_ranking_loss",
-    "hinge_embedding_loss",
-    "soft_margin_loss",
-    "cross_entropy",
-    "nll_loss",
-    "multi_margin_loss",
-    "multilabel_margin_loss",
-    "multilabel_soft_margin_loss",
-    "cosine_embedding_loss",
-    "triplet_margin_loss",
-    "triplet_margin_with_distance_loss",
-    "ctc_loss",
-)
+#: Every loss, in the order of the loss records.
+LOSSES = tuple(RECORDS)
 
 #: Elementwise losses: small 8×10, medium 256×1000, large 1e7 elements (10000×1000).
 ELEMENTWISE_SHAPES = {"small": (8, 10), "medium": (256, 1000), "large": (10_000, 1000)}
@@ -156,34 +136,26 @@ def _ctc(shape: tuple[int, int, int, int], rng: np.random.Generator) -> Case:
     return Case("ctc_loss", "", "", [log_probs, targets, input_lengths, target_lengths])
 
 
-ROW_LOSSES = frozenset(
-    (
-        "cross_entropy",
-        "nll_loss",
-        "multi_margin_loss",
-        "multilabel_margin_loss",
-        "multilabel_soft_margin_loss",
-        "cosine_embedding_loss",
-        "triplet_margin_loss",
-        "triplet_margin_with_distance_loss",
-    )
-)
+#: The losses whose case is built by ``_rows`` (the rest by ``_elementwise``, ctc_loss by ``_ctc``).
+ROW_LOSSES = frozenset(name for name, record in RECORDS.items() if record.bench == "rows")
 
 
 def shape_of(loss: str, size: str) -> str:
-    if loss == "ctc_loss":
+    bench = RECORDS[loss].bench
+    if bench == "ctc":
         t, n, c, s = CTC_SHAPES[size]
         return f"T={t} N={n} C={c} S={s}"
-    shape = (ROW_SHAPES if loss in ROW_LOSSES else ELEMENTWISE_SHAPES)[size]
+    shape = (ROW_SHAPES if bench == "rows" else ELEMENTWISE_SHAPES)[size]
     return "×".join(str(d) for d in shape)
 
 
 def build(loss: str, size: str, seed: int = 0) -> Case:
     """The benchmark case of ``loss`` at ``size`` ('small', 'medium', 'large')."""
+    bench = RECORDS[loss].bench
     rng = np.random.default_rng(seed)
-    if loss == "ctc_loss":
+    if bench == "ctc":
         case = _ctc(CTC_SHAPES[size], rng)
-    elif loss in ROW_LOSSES:
+    elif bench == "rows":
         case = _rows(loss, ROW_SHAPES[size], rng)
     else:
         case = _elementwise(loss, ELEMENTWISE_SHAPES[size], rng)
