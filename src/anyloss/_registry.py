@@ -50,19 +50,24 @@ class Streaming:
     input_axis: int = 0
 
     def batch_axes(
-        self, shapes: Mapping[str, tuple[int, ...]], first: str
+        self,
+        shapes: Mapping[str, tuple[int, ...]],
+        first: str,
+        names: Mapping[str, str] | None = None,
     ) -> tuple[dict[str, int | None], int]:
         """Which array is cut along which axis, and the number of rows.
 
         ``shapes`` maps the call's array parameters to their shapes, ``first`` names the
         loss's first array.  An array that is not cut (class weights, 0-D arrays, arrays
         broadcast along the batch axis, concatenated CTC targets, which are cut by their
-        lengths) maps to None.  No batch axis at all gives 0 rows, and so does a first array
+        lengths) maps to None.  ``names`` names the arrays in error messages (default: the
+        keys).  No batch axis at all gives 0 rows, and so does a first array
         that another array broadcasts to more axes.  Raises ``ValueError`` when
         an array that must share the batch axis has another length.
         """
         lead = shapes[first]
         axes: dict[str, int | None] = dict.fromkeys(shapes)
+        name = {key: key for key in shapes} if names is None else names
         if len(lead) < self.min_ndim or len(lead) <= self.input_axis:
             return axes, 0
         if any(
@@ -81,8 +86,8 @@ class Streaming:
                     continue  # concatenated CTC targets
                 if shape[0] != n:
                     raise ValueError(
-                        f"mismatched shapes: {first} has {n} entries along axis "
-                        f"{self.input_axis}, {key} has {shape[0]}"
+                        f"mismatched shapes: {name[first]} has {n} entries along axis "
+                        f"{self.input_axis}, {name[key]} has {shape[0]}"
                     )
                 axes[key] = 0
             elif len(shape) == len(lead) and self.input_axis == 0:
@@ -90,7 +95,8 @@ class Streaming:
                     axes[key] = 0
                 elif shape[0] != 1:
                     raise ValueError(
-                        f"mismatched shapes: {first} has shape {list(lead)}, {key} has shape {list(shape)}"
+                        f"mismatched shapes: {name[first]} has shape {list(lead)}, "
+                        f"{name[key]} has shape {list(shape)}"
                     )
         return axes, n
 

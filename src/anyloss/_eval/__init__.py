@@ -101,7 +101,7 @@ def evaluate(
 ) -> Result:
     """The loss over arrays in files, exactly as over the whole arrays in memory."""
     fn = loss_function(name)
-    spec = SPECS[name]
+    record = SPECS[name]
     params = loss_parameters(name)
     unknown = [k for k in sources if k not in params.arrays]
     if unknown:
@@ -115,14 +115,12 @@ def evaluate(
         raise EvalError("--scheduler needs --backend dask")
     options = dict(options)
     first = params.arrays[0]
-    plan = _plan(spec, sources, first, chunk_rows)
+    plan = _plan(record.streaming, sources, first, chunk_rows)
     began = time.perf_counter()
     if backend == "dask":
-        value, dtype, elements = _evaluate_dask(fn, spec, sources, options, plan, scheduler, progress)
+        value, dtype, elements = _evaluate_dask(fn, sources, options, plan, scheduler, progress)
     else:
-        value, dtype, elements = _evaluate_stream(
-            fn, spec, sources, options, plan, _converter(backend), progress
-        )
+        value, dtype, elements = _evaluate_stream(fn, sources, options, plan, _converter(backend), progress)
     return Result(name, value, dtype, options, elements, backend, round(time.perf_counter() - began, 6))
 
 
@@ -130,7 +128,7 @@ def describe_loss(name: str) -> str:
     """``anyloss info``: the loss's arrays, options and defaults, and its 'mean' rule."""
     fn = loss_function(name)
     params = loss_parameters(name)
-    spec = SPECS[name]
+    record = SPECS[name]
     doc = (inspect.getdoc(fn) or "").strip().splitlines()
     out = io.StringIO()
     print(f"{name}: {doc[0] if doc else ''}", file=out)
@@ -145,7 +143,7 @@ def describe_loss(name: str) -> str:
     print("  options:", file=out)
     for key, default in params.options.items():
         print(f"    {key} = {default!r}", file=out)
-    print(f"  'mean' divides the global sum by {spec.mean_rule}", file=out)
+    print(f"  'mean' divides the global sum by {record.mean}", file=out)
     print(f"  backends:  {', '.join(installed_backends())}", file=out)
     return out.getvalue().rstrip("\n")
 

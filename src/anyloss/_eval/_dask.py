@@ -18,7 +18,6 @@ import numpy as np
 from .. import _xp
 from ._common import EvalError, installed, one_line
 from ._readers import NpySource, Source
-from ._specs import Spec
 from ._stream import _call, _final, _Plan, _show_warnings, _to_numpy
 
 _DASK_SCHEDULERS = frozenset(
@@ -47,7 +46,6 @@ def _dask_array(src: Source, axis: int | None, rows: int) -> Any:
 
 def _evaluate_dask(
     fn: Callable[..., Any],
-    spec: Spec,
     sources: Mapping[str, Source],
     options: dict[str, Any],
     plan: _Plan,

@@ -2,8 +2,8 @@
 
 :func:`_plan` decides which arrays are cut along which axis and how many rows a chunk
 holds.  :func:`_evaluate_stream` reads each chunk, converts it to the backend's arrays,
-puts it through the loss with ``reduction='none'`` and adds its numerator and denominator
-(see :data:`~anyloss._eval._specs.SPECS`) in float64; the value is rounded once to the
+adds the numerator and denominator of the loss's own 'mean' (:func:`anyloss.mean_parts`),
+or its 'sum', in float64; the value is rounded once to the
 loss's output dtype, as torch's whole-array value is.  A single chunk goes through the
 loss's own reduction.  The helpers for calling the loss and rounding its value serve the
 Dask path too.
@@ -16,14 +16,16 @@ import shutil
 import sys
 import warnings
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from .. import _xp
+from .._parts import mean_parts
+from .._registry import Streaming
 from ._common import BACKENDS, EvalError, installed, one_line
 from ._readers import Source
-from ._specs import Spec
 
 #: Bytes of the widest chunked input per chunk when ``chunk_rows`` is not given.
 DEFAULT_CHUNK_BYTES = 32 * 2**20
@@ -38,34 +40,15 @@ class _Plan:
     chunk_rows: int
 
 
-def _plan(spec: Spec, sources: Mapping[str, Source], first: str, chunk_rows: int | None) -> _Plan:
-    lead = sources[first]
-    axes: dict[str, int | None] = dict.fromkeys(sources)
-    if lead.ndim < spec.min_ndim or lead.ndim <= spec.input_axis:
+def _plan(streaming: Streaming, sources: Mapping[str, Source], first: str, chunk_rows: int | None) -> _Plan:
+    try:
+        axes, n = streaming.batch_axes(
+            {k: s.shape for k, s in sources.items()}, first, {k: s.name for k, s in sources.items()}
+        )
+    except ValueError as exc:
+        raise EvalError(str(exc)) from None
+    if n == 0 and all(a is None for a in axes.values()):
         return _Plan(axes, 0, 0)
-    n = lead.shape[spec.input_axis]
-    axes[first] = spec.input_axis
-    for key, src in sources.items():
-        if key == first or key in spec.class_arrays or src.ndim == 0:
-            continue
-        if key in spec.batch_arrays:
-            if key == "targets" and src.ndim == 1:
-                axes[key] = None  # concatenated CTC targets: cut by the lengths
-                continue
-            if src.shape[0] != n:
-                raise EvalError(
-                    f"mismatched shapes: {lead.name} has {n} entries along axis "
-                    f"{spec.input_axis}, {src.name} has {src.shape[0]}"
-                )
-            axes[key] = 0
-        elif src.ndim == lead.ndim and spec.input_axis == 0:
-            if src.shape[0] == n:
-                axes[key] = 0
-            elif src.shape[0] != 1:
-                raise EvalError(
-                    f"mismatched shapes: {lead.name} has shape {list(lead.shape)}, "
-                    f"{src.name} has shape {list(src.shape)}"
-                )
     widest = max((sources[k].nbytes // max(n, 1)) for k, a in axes.items() if a is not None)
     rows = chunk_rows if chunk_rows is not None else max(1, DEFAULT_CHUNK_BYTES // max(widest, 1))
     return _Plan(axes, n, rows)
@@ -180,7 +163,6 @@ def _final(value: float, dtype: np.dtype) -> float:
 
 def _evaluate_stream(
     fn: Callable[..., Any],
-    spec: Spec,
     sources: Mapping[str, Source],
     options: dict[str, Any],
     plan: _Plan,
@@ -209,6 +191,7 @@ def _evaluate_stream(
     numerator = denominator = 0.0
     elements = 0
     dtype = None
+    terms_per_row = 0
     try:
         for start, stop in bounds:
             arrays = {
@@ -220,15 +203,20 @@ def _evaluate_stream(
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     dtype = _to_numpy(_call(fn, arrays, options)).dtype
+                    none = _call(fn, arrays, {**options, "reduction": "none"})
                 _show_warnings(caught)
+                terms_per_row = _xp.numel(tuple(none.shape)) // (stop - start)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                none = _call(fn, arrays, {**options, "reduction": "none"})
-                xp = _xp.array_namespace(none)
-                numerator += float(_to_numpy(spec.numerator(xp, arrays, options, none)))
-                if reduction != "sum":
-                    denominator += float(_to_numpy(spec.denominator(xp, arrays, options, none)))
-            elements += _xp.numel(tuple(none.shape))
+                if reduction == "sum":
+                    numerator += float(_to_numpy(_call(fn, arrays, options)))
+                else:
+                    # The loss's own numerator and denominator: their sums over the chunks
+                    # are those of the whole arrays.
+                    parts = _call(partial(mean_parts, fn), arrays, options)
+                    numerator += float(_to_numpy(parts.numerator))
+                    denominator += float(_to_numpy(parts.denominator))
+            elements += terms_per_row * (stop - start)
             bar.update(stop - start)
     finally:
         bar.close()
