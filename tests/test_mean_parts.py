@@ -221,3 +221,67 @@ def test_mean_parts_take_a_name_or_a_class_name() -> None:
     assert (
         inspect.signature(anyloss.mean_parts).parameters["reduction"].kind is inspect.Parameter.KEYWORD_ONLY
     )
+
+
+# -- the documented gradient-accumulation examples (docs/examples/) ------------------------------
+
+
+def _example(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _batch(rng):
+    x = rng.normal(size=(7, 5))
+    t = np.array([0, 2, -100, 1, -100, -100, 3])  # uneven: 2, 0 and 2 non-ignored targets
+    w = rng.normal(size=(5, 4))
+    b = rng.normal(size=4)
+    return x, t, w, b, [(0, 3), (3, 6), (6, 7)]
+
+
+_OPTIONS = [{}, {"label_smoothing": 0.1}, {"weight": np.array([0.5, 2.0, 1.0, 3.0])}]
+
+
+@pytest.mark.parametrize("options", _OPTIONS, ids=["plain", "label_smoothing", "weight"])
+def test_gradient_accumulation_example_on_torch(options) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    x, t, w, b, ranges = _batch(np.random.default_rng(1))
+    kwargs = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in options.items()}
+    model = torch.nn.Linear(5, 4).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.from_numpy(w.T))
+        model.bias.copy_(torch.from_numpy(b))
+    X, T = torch.from_numpy(x), torch.from_numpy(t)
+    model.zero_grad()
+    F.cross_entropy(model(X), T, **kwargs).backward()
+    want = [p.grad.clone() for p in model.parameters()]
+    _example("accumulate_torch").accumulate(model, [(X[i:j], T[i:j]) for i, j in ranges], **kwargs)
+    for p, g in zip(model.parameters(), want, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("options", _OPTIONS, ids=["plain", "label_smoothing", "weight"])
+def test_gradient_accumulation_example_on_jax(options) -> None:
+    import jax.numpy as jnp
+    import torch
+    import torch.nn.functional as F
+
+    x, t, w, b, ranges = _batch(np.random.default_rng(2))
+    W = torch.from_numpy(w).requires_grad_(True)
+    B = torch.from_numpy(b).requires_grad_(True)
+    kwargs = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in options.items()}
+    F.cross_entropy(torch.from_numpy(x) @ W + B, torch.from_numpy(t), **kwargs).backward()
+    jax_options = {k: jnp.asarray(v) if isinstance(v, np.ndarray) else v for k, v in options.items()}
+    params = {"w": jnp.asarray(w), "b": jnp.asarray(b)}
+    batches = [(jnp.asarray(x[i:j]), jnp.asarray(t[i:j])) for i, j in ranges]
+    grads = _example("accumulate_jax").accumulate(params, batches, **jax_options)
+    np.testing.assert_allclose(np.asarray(grads["w"]), W.grad.numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(np.asarray(grads["b"]), B.grad.numpy(), rtol=1e-12, atol=1e-13)
