@@ -40,7 +40,7 @@ def _parse(obj: object) -> FunctionDoc:
 
 def _documented(doc: FunctionDoc) -> list[str]:
     """The parameter names of the Parameters section (``size_average, reduce`` is two)."""
-    return [name for p in doc["Parameters"] for name in p.name.split(", ")]
+    return [name.lstrip("*") for p in doc["Parameters"] for name in p.name.split(", ")]
 
 
 def _unfilled(text: str) -> list[str]:
@@ -66,7 +66,7 @@ def _broken_pieces(doc: str) -> list[str]:
                 continue
             indent = line[: len(line) - len(line.lstrip())]
             following = lines[i + 1 : i + 1 + len(rest)]
-            if line == indent + first and following[:1] != [indent + rest[0]]:
+            if line == indent + first and following[:2] != [indent + r for r in rest[:2]]:
                 continue  # a hand-written entry under the same header
             # An inline piece's last line may go on with the paragraph's text.
             if len(following) != len(rest) or not all(

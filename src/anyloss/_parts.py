@@ -11,6 +11,14 @@ class MeanParts(NamedTuple):
     Both are 0-D arrays of the inputs' library, in the dtype the loss computes in (float32
     for half-precision inputs, whose 'mean' is this ratio rounded to the input's dtype).
     Numerators and denominators of several batches add up to those of their concatenation.
+
+    Parameters
+    ----------
+    numerator : array
+        The sum the loss's 'mean' divides: it carries the loss's gradient.
+    denominator : array
+        What the 'mean' divides by (the number of terms, the summed class weights of the
+        targets that are not ignored, the batch size, ...).
     """
 
     numerator: Any
@@ -37,7 +45,7 @@ def mean_parts(loss: Any, /, *args: Any, reduction: str = "mean", **kwargs: Any)
     loss : function or str
         An anyloss loss function (``anyloss.cross_entropy``), or its name or class name.
     *args, **kwargs
-        The loss's arguments, as the loss takes them.  ``reduction`` is keyword-only here
+        The loss's arguments, as the loss takes them (arrays positionally or by keyword).  ``reduction`` is keyword-only here
         and must be one of the loss's means ('mean', and kl_div's 'batchmean'); the legacy
         ``size_average`` and ``reduce`` are refused.
     reduction : str, default 'mean'

@@ -73,9 +73,9 @@ def divide(xp: Any, numerator: Any, denominator: Any, reduction: str) -> Any:
     'mean' to the last bit: the very division, of the very arrays.
     """
     if type(reduction) is MeanRequest:
-        numerator = _xp.finish(xp, numerator, numerator.dtype)
+        numerator = _xp.as_result(xp, numerator, numerator.dtype)
         if _xp.is_array(denominator):
-            denominator = _xp.finish(xp, denominator, numerator.dtype)
+            denominator = _xp.as_result(xp, denominator, numerator.dtype)
         else:
             denominator = xp.asarray(denominator, dtype=numerator.dtype, device=_xp.device(numerator))
         return MeanParts(numerator, denominator)

@@ -3,7 +3,7 @@
 A helper that needs the namespace ``xp`` (from array-api-compat) takes it as its first
 argument.  Where a helper needs a capability that the standard lacks (stop a
 gradient, loop in a compiled graph) it asks the backend object; loss bodies never
-branch on the backend themselves.  A few helpers (``finish``, ``sum_all``,
+branch on the backend themselves.  A few helpers (``as_result``, ``sum_all``,
 ``gather_class``) take a shorter path for NumPy arrays, told by their type.
 """
 
@@ -120,7 +120,7 @@ def astype(xp: Any, x: Any, dtype: Any) -> Any:
     return x if x.dtype == dtype else xp.astype(x, dtype)
 
 
-def finish(xp: Any, loss: Any, dtype: Any) -> Any:
+def as_result(xp: Any, loss: Any, dtype: Any) -> Any:
     """The result as an array of ``dtype`` (NumPy reductions return scalars; wrap them).
 
     The two sides of a 'mean' asked for by :func:`anyloss.mean_parts` stay in the dtype
@@ -140,7 +140,7 @@ def sum_all(xp: Any, x: Any) -> Any:
     return xp.sum(x)
 
 
-def abs_(xp: Any, d: Any) -> Any:
+def absolute(xp: Any, d: Any) -> Any:
     """|d| whose derivative at 0 is 0, torch's convention (jax.grad of abs gives 1 there)."""
     return backend_for(xp).abs(d)
 

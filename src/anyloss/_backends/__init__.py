@@ -23,7 +23,7 @@ __all__ = [
     "namespace_for_type",
     "native_function",
     "native_paths",
-    "plain_namespace",
+    "namespace_from_types",
 ]
 
 # A plain module global, not a ContextVar: torch.compile cannot trace ContextVar.get,
@@ -71,12 +71,12 @@ def namespace_for_type(kind: type) -> Any:
     return None
 
 
-# The namespace of each exact array type seen by plain_namespace: None for a type whose
+# The namespace of each exact array type seen by namespace_from_types: None for a type whose
 # namespace namespace_for_type does not know.
 _plain: dict[type, Any] = {}
 
 
-def plain_namespace(xp: Any, first: Any, second: Any, third: Any = None, fourth: Any = None) -> Any:
+def namespace_from_types(xp: Any, first: Any, second: Any, third: Any = None, fourth: Any = None) -> Any:
     """The namespace of a call's arrays when their types alone tell it; None otherwise.
 
     The common call on torch tensors, decided in a few type checks: ``xp`` not given,

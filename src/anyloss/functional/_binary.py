@@ -138,7 +138,7 @@ def binary_cross_entropy(
             loss = _xp.with_gradient(xp, loss, t, -xp.log(xs / (1.0 - xs)))
         if weight is not None:
             loss = loss * _xp.astype(xp, weight, work)
-        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
 @loss_record(cls="BCEWithLogitsLoss", family="binary", mean="the number of terms")
@@ -254,7 +254,7 @@ def binary_cross_entropy_with_logits(
         loss = linear + softplus
         if weight is not None:
             loss = _rounded(xp, loss, dtype) * _xp.astype(xp, weight, work)
-        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
 @loss_record(cls="SoftMarginLoss", family="binary", mean="the number of terms")
@@ -344,7 +344,7 @@ def soft_margin_loss(
             e_grad = _rounded(xp, xp.exp(_rounded(xp, -(xs * t), product)), product)
             grad = -_rounded(xp, t * e_grad, dtype) / (1.0 + e_grad)
             loss = _xp.with_gradient(xp, loss, x, _xp.astype(xp, grad, work))
-        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
 # --- multilabel_soft_margin_loss --------------------------------------------------------
@@ -440,8 +440,8 @@ def multilabel_soft_margin_loss(
             # the terms: 25% faster than the row sums then their mean; equal to rounding).
             total = _xp.sum_all(xp, loss)
             if reduction == "sum":
-                return _xp.finish(xp, total / input.shape[-1], dtype)
-            return _xp.finish(xp, _reduction.divide(xp, total, input.shape[-1] * rows, reduction), dtype)
+                return _xp.as_result(xp, total / input.shape[-1], dtype)
+            return _xp.as_result(xp, _reduction.divide(xp, total, input.shape[-1] * rows, reduction), dtype)
         # torch sums over axis input.ndim − 1 of the broadcast loss, which may have more axes.
         loss = xp.sum(loss, axis=input.ndim - 1) / input.shape[-1]
         if reduction == "none":
@@ -452,4 +452,4 @@ def multilabel_soft_margin_loss(
             out = xp.sum(loss)
         else:
             raise ValueError(f"{reduction} is not valid")
-        return _xp.finish(xp, out, dtype)
+        return _xp.as_result(xp, out, dtype)

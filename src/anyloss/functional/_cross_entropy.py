@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function, plain_namespace
+from .._backends import backend_for, namespace_from_types, native_function
 from .._registry import CLASS_INDEX, loss_record
 
 __all__ = ["cross_entropy", "nll_loss"]
@@ -283,7 +283,7 @@ def nll_loss(
     >>> al.nll_loss(logp, np.array([0, 2]), reduction="none").round(4)
     array([0.6931, 0.3567])
     """
-    xp = plain_namespace(xp, input, target, weight) or _xp.array_namespace(input, target, weight, xp=xp)
+    xp = namespace_from_types(xp, input, target, weight) or _xp.array_namespace(input, target, weight, xp=xp)
     native = native_function(xp, "nll_loss", reduction)
     if native is not None:
         target = _widen_for_torch(xp, target)
@@ -294,7 +294,7 @@ def nll_loss(
         work = _xp.compute_dtype(xp, input.dtype)
         logp = _xp.astype(xp, input, work)
         loss, w_t, _, _ = _nll_terms(xp, logp, target, _weight_in(xp, weight, work), ignore_index)
-        return _xp.finish(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
+        return _xp.as_result(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
 
 
 # --- cross_entropy ----------------------------------------------------------------------
@@ -339,7 +339,7 @@ def _probability_targets(
         loss = _reduction.divide_by_count(
             xp, -xp.sum(terms), _xp.numel(input.shape) // max(n_classes, 1), reduction
         )
-    return _xp.finish(xp, loss, dtype)
+    return _xp.as_result(xp, loss, dtype)
 
 
 @loss_record(
@@ -427,7 +427,7 @@ def cross_entropy(
     >>> al.cross_entropy(x, np.array([1, 0, 4])).round(3)
     np.float64(2.764)
     """
-    xp = plain_namespace(xp, input, target, weight) or _xp.array_namespace(input, target, weight, xp=xp)
+    xp = namespace_from_types(xp, input, target, weight) or _xp.array_namespace(input, target, weight, xp=xp)
     native = native_function(xp, "cross_entropy", reduction)
     if native is not None:
         # Native means torch: both shapes are torch.Size, compared as the tuples they are.
@@ -465,11 +465,11 @@ def cross_entropy(
             # Only the target's log-probability is needed: logits[t] − logsumexp.
             lse = _xp.logsumexp(xp, x, axis=class_dim, keepdims=True)
             loss, w_t, _, _ = _nll_terms(xp, x, target, w, ignore_index, lse=lse)
-            return _xp.finish(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
+            return _xp.as_result(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
         logp = _log_softmax(xp, x, axis=class_dim)
         loss, w_t, valid, _ = _nll_terms(xp, logp, target, w, ignore_index)
         if not smoothing:
-            return _xp.finish(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
+            return _xp.as_result(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
         # torch's cross_entropy_loss_label_smoothing: the uniform part −Σ_c w_c·logp_c,
         # zero where the target is ignored, over the same denominator as the NLL part.
         weighted = logp if w is None else logp * xp.reshape(w, _class_shape(logp.ndim, class_dim, -1))
@@ -488,4 +488,4 @@ def cross_entropy(
             # denominator (mean_parts).
             total = _xp.numel(loss.shape) if w_t is None else xp.sum(w_t)
             out = _reduction.divide(xp, out, total, reduction)
-        return _xp.finish(xp, out, input.dtype)
+        return _xp.as_result(xp, out, input.dtype)

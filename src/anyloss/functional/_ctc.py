@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function, plain_namespace
+from .._backends import backend_for, namespace_from_types, native_function
 from .._registry import Streaming, loss_record
 
 __all__ = ["ctc_loss"]
@@ -454,7 +454,7 @@ def ctc_loss(
     reduction = _reduction.check(reduction)
     # Four plain tensors, lengths included, with a well-typed blank and zero_infinity: the
     # tensor-lengths overload, known without parsing the arguments.
-    plain = plain_namespace(xp, log_probs, targets, input_lengths, target_lengths)
+    plain = namespace_from_types(xp, log_probs, targets, input_lengths, target_lengths)
     if (
         plain is not None
         and input_lengths is not None
@@ -561,8 +561,8 @@ def _ctc_loss(
     if reduction == "none":
         return loss if batched else xp.reshape(loss, ())
     if reduction == "sum":
-        return _xp.finish(xp, xp.sum(loss), dtype)
+        return _xp.as_result(xp, xp.sum(loss), dtype)
     # torch's 'mean': each loss per target label (at least 1), then the batch mean.
     per_label = _xp.astype(xp, target_lengths, dtype)
     per_label = xp.where(per_label < 1, xp.ones_like(per_label), per_label)
-    return _xp.finish(xp, _reduction.divide(xp, xp.sum(loss / per_label), N, reduction), dtype)
+    return _xp.as_result(xp, _reduction.divide(xp, xp.sum(loss / per_label), N, reduction), dtype)

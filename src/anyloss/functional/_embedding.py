@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function, plain_namespace
+from .._backends import backend_for, namespace_from_types, native_function
 from .._registry import ROWS, Streaming, loss_record
 
 __all__ = [
@@ -88,7 +88,9 @@ def margin_ranking_loss(
     >>> al.margin_ranking_loss(np.array([1.0, 2.0]), np.array([2.0, 0.5]), np.array([1.0, 1.0]))
     array(0.5)
     """
-    xp = plain_namespace(xp, input1, input2, target) or _xp.array_namespace(input1, input2, target, xp=xp)
+    xp = namespace_from_types(xp, input1, input2, target) or _xp.array_namespace(
+        input1, input2, target, xp=xp
+    )
     native = native_function(xp, "margin_ranking_loss", reduction)
     if native is not None:
         return native(input1, input2, target, margin, size_average, reduce, reduction)
@@ -113,7 +115,7 @@ def margin_ranking_loss(
         t = _xp.astype(xp, target, work)
         # m − t·(x1 − x2) is torch's −t·(x1 − x2) + m to the bit, one pass shorter.
         loss = _clamp_min_zero(xp, float(margin) - t * (x1 - x2))
-        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
 # --- hinge_embedding_loss --------------------------------------------------------------
@@ -165,7 +167,7 @@ def hinge_embedding_loss(
     ...                         reduction="none")
     array([0.3, 0.8, 0. ])
     """
-    xp = plain_namespace(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
+    xp = namespace_from_types(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
     native = native_function(xp, "hinge_embedding_loss", reduction)
     if native is not None:
         return native(input, target, margin, size_average, reduce, reduction)
@@ -192,7 +194,7 @@ def hinge_embedding_loss(
         if integral and reduction == "sum":
             # torch sums every integer dtype into int64.
             dtype = _xp.index_dtype(xp, loss)
-        return _xp.finish(xp, loss, dtype)
+        return _xp.as_result(xp, loss, dtype)
 
 
 # --- cosine_embedding_loss -------------------------------------------------------------
@@ -254,7 +256,9 @@ def cosine_embedding_loss(
     >>> al.cosine_embedding_loss(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), np.array([1]))
     array(1.)
     """
-    xp = plain_namespace(xp, input1, input2, target) or _xp.array_namespace(input1, input2, target, xp=xp)
+    xp = namespace_from_types(xp, input1, input2, target) or _xp.array_namespace(
+        input1, input2, target, xp=xp
+    )
     native = native_function(xp, "cosine_embedding_loss", reduction)
     # torch's float16 kernel loses the 1e-12 (zero vectors give NaN); the generic body
     # computes half precision in float32 on every backend, torch included.
@@ -284,7 +288,7 @@ def cosine_embedding_loss(
         zero = xp.zeros_like(cos)
         dissimilar = _clamp_min_zero(xp, cos - float(margin))
         loss = xp.where(target == 1, 1.0 - cos, zero) + xp.where(target == -1, dissimilar, zero)
-        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
 # --- triplet losses --------------------------------------------------------------------
@@ -315,7 +319,7 @@ def _vector_norm(xp: Any, x: Any, p: float) -> Any:
         total = xp.sum(x * x, axis=-1)
         zero = total == 0
         return xp.where(zero, xp.zeros_like(total), xp.sqrt(xp.where(zero, xp.ones_like(total), total)))
-    magnitude = _xp.abs_(xp, x)
+    magnitude = _xp.absolute(xp, x)
     if p == math.inf:
         return xp.max(magnitude, axis=-1)
     if p == -math.inf:
@@ -361,7 +365,7 @@ def _pairwise_distance(x1: Any, x2: Any) -> Any:
     dtype = _checks.float_result_type(xp, x1, x2)
     with backend_for(xp).quiet_floating_point():
         d = _distance(xp, x1, x2, 2.0, 1e-6)
-        return _xp.finish(xp, d, dtype)
+        return _xp.as_result(xp, d, dtype)
 
 
 def _check_same_ndim(anchor: Any, positive: Any, negative: Any) -> None:
@@ -449,7 +453,7 @@ def triplet_margin_loss(
     >>> print(np.round(al.triplet_margin_loss(a, pos, neg), 6))
     0.5
     """
-    xp = plain_namespace(xp, anchor, positive, negative) or _xp.array_namespace(
+    xp = namespace_from_types(xp, anchor, positive, negative) or _xp.array_namespace(
         anchor, positive, negative, xp=xp
     )
     native = native_function(xp, "triplet_margin_loss", reduction)
@@ -468,7 +472,7 @@ def triplet_margin_loss(
             d_swap = _xp.astype(xp, _distance(xp, positive, negative, p, eps), work)
             d_neg = _minimum(xp, d_neg, d_swap)
         loss = _triplet(xp, d_pos, d_neg, margin)
-        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
 @loss_record(
@@ -529,7 +533,7 @@ def triplet_margin_with_distance_loss(
     >>> al.triplet_margin_with_distance_loss(a, pos, neg, distance_function=l1)
     array(2.5)
     """
-    xp = plain_namespace(xp, anchor, positive, negative) or _xp.array_namespace(
+    xp = namespace_from_types(xp, anchor, positive, negative) or _xp.array_namespace(
         anchor, positive, negative, xp=xp
     )
     native = native_function(xp, "triplet_margin_with_distance_loss", reduction)
@@ -563,4 +567,4 @@ def triplet_margin_with_distance_loss(
         shifted = _xp.astype(xp, float(margin) + _xp.astype(xp, d_pos, work), dtype)
         d_neg = _xp.astype(xp, d_neg, work)
         loss = _clamp_min_zero(xp, _xp.astype(xp, shifted, work) - d_neg)
-        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)

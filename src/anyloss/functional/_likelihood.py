@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function, plain_namespace
+from .._backends import backend_for, namespace_from_types, native_function
 from .._registry import Streaming, loss_record
 
 __all__ = ["gaussian_nll_loss", "kl_div", "poisson_nll_loss"]
@@ -146,7 +146,7 @@ def poisson_nll_loss(
     >>> round(float(al.poisson_nll_loss(x, t, full=True)), 4)
     1.3683
     """
-    xp = plain_namespace(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
+    xp = namespace_from_types(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
     native = native_function(xp, "poisson_nll_loss", reduction)
     if native is not None:
         return native(input, target, log_input, full, size_average, eps, reduce, reduction)
@@ -174,7 +174,7 @@ def poisson_nll_loss(
         if full:
             t_own = _xp.astype(xp, target, _xp.compute_dtype(xp, _float_of(xp, target.dtype)))
             loss = loss + _xp.astype(xp, _stirling(xp, t_own), work)
-        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
 # --- gaussian_nll_loss ----------------------------------------------------------------
@@ -281,7 +281,7 @@ def gaussian_nll_loss(
     if isinstance(var, int) and not isinstance(var, bool):
         # torch's own check fails on a Python int (parity notes); it means the same float.
         var = float(var)
-    xp = plain_namespace(xp, input, target, var) or _xp.array_namespace(input, target, var, xp=xp)
+    xp = namespace_from_types(xp, input, target, var) or _xp.array_namespace(input, target, var, xp=xp)
     scalar_var = isinstance(var, float)
     native = native_function(xp, "gaussian_nll_loss", reduction)
     # torch's own function reads var's values (its negative check), which torch.compile
@@ -331,7 +331,7 @@ def gaussian_nll_loss(
         loss = 0.5 * (xp.log(v) + (d * d) / v)
         if full:
             loss = loss + _HALF_LOG_2PI
-        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
 # --- kl_div ---------------------------------------------------------------------------
@@ -401,7 +401,7 @@ def kl_div(
     >>> loss.dtype, round(float(loss), 4)
     (dtype('float32'), 0.0215)
     """
-    xp = plain_namespace(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
+    xp = namespace_from_types(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
     native = native_function(xp, "kl_div", reduction)
     if native is not None:
         return native(input, target, size_average, reduce, reduction, log_target)
@@ -429,4 +429,4 @@ def kl_div(
         if reduction == "batchmean":
             # A 0-D input has no batch: its 'batchmean' is the sum itself.
             loss = _reduction.divide(xp, loss, input.shape[0] if input.ndim else 1, reduction)
-        return _xp.finish(xp, loss, dtype)
+        return _xp.as_result(xp, loss, dtype)

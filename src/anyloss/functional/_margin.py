@@ -162,7 +162,7 @@ def multi_margin_loss(
         loss = xp.sum(h, axis=1) / n_classes
         loss = xp.where(in_range, loss, xp.full_like(loss, _NAN))
         loss = xp.reshape(loss, target.shape)
-        return _xp.finish(xp, _margin_mean(xp, loss, nframe, reduction), input.dtype)
+        return _xp.as_result(xp, _margin_mean(xp, loss, nframe, reduction), input.dtype)
 
 
 # --- multilabel_margin_loss -------------------------------------------------------------
@@ -372,7 +372,7 @@ def multilabel_margin_loss(
         in_range = (t >= -1) & (t < n_classes)
         if nframe == 0:
             # Nothing to compare (and Dask cannot take the minimum of an empty axis).
-            return _xp.finish(xp, _margin_mean(xp, xp.sum(x, axis=1), nframe, reduction), input.dtype)
+            return _xp.as_result(xp, _margin_mean(xp, xp.sum(x, axis=1), nframe, reduction), input.dtype)
         if _xp.is_concrete(xp, in_range) and not bool(xp.all(in_range)):
             raise RuntimeError("argument #2 'target' is out of range")
         positions = _positions(xp, t)  # (N, C): positions[n, c] = c
@@ -390,4 +390,4 @@ def multilabel_margin_loss(
         loss = xp.where(row_ok, loss, xp.full_like(loss, _NAN))
         if input.ndim <= 1:
             loss = xp.reshape(loss, ())
-        return _xp.finish(xp, _margin_mean(xp, loss, nframe, reduction), input.dtype)
+        return _xp.as_result(xp, _margin_mean(xp, loss, nframe, reduction), input.dtype)

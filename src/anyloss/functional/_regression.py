@@ -38,7 +38,7 @@ def _check_integer_reduction(xp: Any, dtype: Any, reduction: str, kernel: str | 
         raise _checks.mean_dtype_error(dtype)
 
 
-def _finish(
+def _weight_and_reduce(
     xp: Any,
     loss: Any,
     input: Any,
@@ -54,7 +54,7 @@ def _finish(
     is Σw·ℓ / Σw for l1 and mse (``normalise``) but plain mean(w·ℓ) for huber.
     """
     if weight is None:
-        return _xp.finish(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
     if tuple(weight.shape) != tuple(input.shape):
         raise ValueError("Weights and input must have the same size.")
     dtype = _checks.result_type_of(xp, (dtype, loss.ndim), (weight.dtype, weight.ndim))
@@ -72,7 +72,7 @@ def _finish(
             loss = _reduction.mean(xp, loss, reduction)
     else:
         raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
-    return _xp.finish(xp, loss, dtype)
+    return _xp.as_result(xp, loss, dtype)
 
 
 @loss_record(
@@ -133,8 +133,8 @@ def l1_loss(
         if weight is None:
             reduction = _reduction.check(reduction)
             _check_integer_reduction(xp, dtype, reduction, None)
-        loss = _xp.abs_(xp, d)
-        return _finish(xp, loss, input, weight, reduction, dtype, normalise=True)
+        loss = _xp.absolute(xp, d)
+        return _weight_and_reduce(xp, loss, input, weight, reduction, dtype, normalise=True)
 
 
 @loss_record(
@@ -191,7 +191,7 @@ def mse_loss(
         if weight is None:
             reduction = _reduction.check(reduction)
         _check_integer_reduction(xp, dtype, reduction, "mse_cpu")
-        return _finish(xp, d * d, input, weight, reduction, dtype, normalise=True)
+        return _weight_and_reduce(xp, d * d, input, weight, reduction, dtype, normalise=True)
 
 
 def _quadratic_then_linear(
@@ -207,7 +207,7 @@ def _quadratic_then_linear(
     tie, where ``minimum`` splits its derivative evenly.  At ``z = ±inf`` the gradient is
     ``±slope``, as torch's.
     """
-    z = _xp.abs_(xp, d)
+    z = _xp.absolute(xp, d)
     backend = backend_for(xp)
     ceiling = xp.asarray(bound, dtype=z.dtype, device=backend.device(z))
     if reduction != "none" and backend.branch_free_sums:
@@ -275,13 +275,13 @@ def smooth_l1_loss(
             # torch dispatches beta == 0 to l1_loss.
             reduction = _reduction.check(reduction)
             _check_integer_reduction(xp, dtype, reduction, None)
-            return _finish(xp, _xp.abs_(xp, d), input, None, reduction, dtype, normalise=True)
+            return _weight_and_reduce(xp, _xp.absolute(xp, d), input, None, reduction, dtype, normalise=True)
         reduction = _reduction.check(reduction)
         if beta < 0:
             raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
         _checks.require_floating(xp, dtype, "smooth_l1_cpu")
         loss = _quadratic_then_linear(xp, d, beta, 0.5 / beta, 1.0, reduction)
-        return _finish(xp, loss, input, None, reduction, dtype, normalise=True)
+        return _weight_and_reduce(xp, loss, input, None, reduction, dtype, normalise=True)
 
 
 @loss_record(
@@ -346,7 +346,7 @@ def huber_loss(
             raise RuntimeError("huber_loss does not support non-positive values for delta.")
         _check_huber_dtype(xp, input, target)
         loss = _quadratic_then_linear(xp, d, delta, 0.5, delta, reduction)
-        return _finish(xp, loss, input, weight, reduction, dtype, normalise=False)
+        return _weight_and_reduce(xp, loss, input, weight, reduction, dtype, normalise=False)
 
 
 def _check_huber_dtype(xp: Any, input: Any, target: Any) -> None:
