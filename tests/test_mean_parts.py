@@ -81,12 +81,14 @@ def test_mean_parts_divide_to_the_loss_mean(case: Case, backend) -> None:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")  # the loss's own warnings are test_against_torch's
         numerator, denominator = backend.call(_parts(fn), args, kwargs)
-        mean = backend.call(_generic(fn), args, kwargs)
+        # Under jit the loss's own 'mean' is a second compilation; torch's value (which
+        # test_against_torch holds that 'mean' to) stands in for it there.
+        mean = expected.value if backend.name == "jax_jit" else backend.call(_generic(fn), args, kwargs)
     for side in (numerator, denominator):
         assert isinstance(side, backend.array_type)
         assert tuple(side.shape) == ()
     assert numerator.dtype == denominator.dtype
-    mean = backend.to_numpy(mean)
+    mean = np.asarray(expected.value) if backend.name == "jax_jit" else backend.to_numpy(mean)
     if backend.to_numpy(denominator) == 0:
         # No terms: the parts add nothing to other batches' (torch's 'mean' of an empty batch,
         # NaN or the margin losses' 0, is test_against_torch's).
@@ -154,7 +156,21 @@ def _piece(case: Case, named: dict, axes: dict, start: int, stop: int) -> Case:
     return Case(case.fn, f"{case.name}[{start}:{stop}]", tuple(positional), values, grad=case.grad)
 
 
-SPLIT_CASES = [c for c in MEAN_CASES if _cut(c) is not None]
+def _split_cases() -> list[Case]:
+    """The cases cut into micro-batches: every float64 one (exact arithmetic shows any
+    denominator that does not add up), and each loss's first other case where it has none.
+    How each dtype rounds the 'mean' is test_mean_parts_divide_to_the_loss_mean's."""
+    cut = [c for c in MEAN_CASES if _cut(c) is not None]
+    chosen = [c for c in cut if set(c.float_dtypes()) <= {"float64"}]
+    covered = {c.fn for c in chosen}
+    for case in cut:
+        if case.fn not in covered:
+            chosen.append(case)
+            covered.add(case.fn)
+    return chosen
+
+
+SPLIT_CASES = _split_cases()
 
 
 @pytest.mark.parametrize("case", SPLIT_CASES, ids=[c.id for c in SPLIT_CASES])

@@ -9,7 +9,6 @@ branch on the backend themselves.  A few helpers (``as_result``, ``sum_all``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import array_api_compat as aac
@@ -140,11 +139,6 @@ def sum_all(xp: Any, x: Any) -> Any:
     return xp.sum(x)
 
 
-def absolute(xp: Any, d: Any) -> Any:
-    """|d| whose derivative at 0 is 0, torch's convention (jax.grad of abs gives 1 there)."""
-    return backend_for(xp).abs(d)
-
-
 def const(xp: Any, value: float, like: Any) -> Any:
     """A 0-D array holding ``value`` with the dtype and device of ``like``."""
     return xp.asarray(value, dtype=like.dtype, device=backend_for(xp).device(like))
@@ -158,65 +152,6 @@ def numel(shape: tuple[int | None, ...]) -> int:
 
 
 # --- gradients ---------------------------------------------------------------------
-
-
-def stop_gradient(xp: Any, x: Any) -> Any:
-    return backend_for(xp).stop_gradient(x)
-
-
-def with_gradient(xp: Any, value: Any, x: Any, grad: Any) -> Any:
-    """``value`` whose derivative with respect to ``x`` is ``grad`` (first order): torch's
-    hand-written backward formulas (BCE's clamp), including where they give ±inf or NaN.
-
-    ``value`` must be computed from ``stop_gradient(x)`` and have ``x``'s shape; ``grad``
-    too, so that it is computed only where a backend differentiates (see
-    ``Backend.with_gradient``).
-    """
-    return backend_for(xp).with_gradient(value, x, grad)
-
-
-def zero_with_gradient(
-    xp: Any, x: Any, gradient: Callable[..., Any], aux: tuple[Any, ...], axes: tuple[int, ...]
-) -> Any:
-    """Zeros (``x``'s shape without ``axes``) whose derivative with respect to ``x`` is
-    ``gradient(x, *aux)``, summed over ``axes``; ``gradient`` runs only in the backward pass
-    on JAX and torch.  For gradient terms a framework's backward adds (CTC's exp(log_probs)).
-    """
-    return backend_for(xp).zero_with_gradient(x, gradient, aux, axes)
-
-
-def straight_through(xp: Any, x: Any, replacement: Any) -> Any:
-    """``replacement``'s value with the gradient flowing to ``x`` as if unchanged.
-
-    Spelt ``sg(replacement) + (x − sg(x))`` rather than ``x + sg(replacement − x)``, so the
-    value is ``replacement`` exactly even when ``x`` is far from it.
-    """
-    if not backend_for(xp).differentiable:
-        return replacement
-    return stop_gradient(xp, replacement) + (x - stop_gradient(xp, x))
-
-
-# --- numerics ------------------------------------------------------------------------
-
-
-def softplus(xp: Any, x: Any) -> Any:
-    """log(1 + exp(x)) without overflow, with derivative sigmoid(x) everywhere (½ at 0)."""
-    return backend_for(xp).softplus(x)
-
-
-def softplus_pair(xp: Any, x: Any) -> tuple[Any, Any]:
-    """``(softplus(x), softplus(−x))``, the same values as two :func:`softplus` calls
-    (NumPy computes the exp and log1p they share once)."""
-    return backend_for(xp).softplus_pair(x)
-
-
-def logsumexp(xp: Any, x: Any, axis: int, keepdims: bool = False) -> Any:
-    """log(sum(exp(x))) along ``axis``, shifted by the maximum (exact for logits 1e4 apart)."""
-    return backend_for(xp).logsumexp(x, axis, keepdims)
-
-
-def log_softmax(xp: Any, x: Any, axis: int) -> Any:
-    return x - logsumexp(xp, x, axis=axis, keepdims=True)
 
 
 def xlogy(xp: Any, x: Any, y: Any) -> Any:
@@ -249,14 +184,3 @@ def gather_class(xp: Any, x: Any, index: Any, axis: int) -> Any:
 
 
 # --- control flow --------------------------------------------------------------------
-
-
-def fori_loop(xp: Any, lower: int, upper: Any, body: Callable[[Any, T], T], init: T) -> T:
-    """``body`` applied for ``lower ≤ i < upper``; ``upper`` may be a traced value where the
-    backend's ``traced_loops`` is true (JAX: a ``while_loop``, not reverse-differentiable)."""
-    return backend_for(xp).fori_loop(lower, upper, body, init)
-
-
-def is_concrete(xp: Any, x: Any) -> bool:
-    """True when ``x``'s values can be inspected now: value checks run only then."""
-    return backend_for(xp).is_concrete(x)

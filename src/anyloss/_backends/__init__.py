@@ -11,17 +11,15 @@ capability ("stop this gradient", "loop over time", "the native kernel").
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from .._parts import MeanRequest
 from ._generic import Backend, NumPyBackend
 
 __all__ = [
     "Backend",
     "backend_for",
     "namespace_for_type",
-    "native_function",
     "native_paths",
     "namespace_from_types",
 ]
@@ -118,15 +116,3 @@ def native_paths(enabled: bool) -> Iterator[None]:
         yield
     finally:
         _native_enabled = previous
-
-
-def native_function(xp: Any, name: str, reduction: Any = None) -> Callable[..., Any] | None:
-    """The backend's native implementation of loss ``name``, or None to run the generic body.
-
-    A call asking for the two sides of its 'mean' (``reduction`` a ``MeanRequest``) runs the
-    generic body, the one place where they are apart.
-    """
-    if not _native_enabled or type(reduction) is MeanRequest:
-        return None
-    # backend_for's cache read inline: this runs on every call of every loss.
-    return (_cache.get(id(xp)) or backend_for(xp)).native(name)

@@ -34,6 +34,11 @@ class Backend:
     def stop_gradient(self, x: Any) -> Any:
         return x
 
+    def known_within(self, x: Any, low: int, high: int) -> bool:
+        """True when every value of ``x`` is known, now and cheaply, to lie in ``[low, high)``;
+        False says nothing (the caller checks with masks)."""
+        return False
+
     def is_concrete(self, x: Any) -> bool:
         """True when the values of ``x`` can be read now (not traced, not a lazy graph)."""
         return not aac.is_lazy_array(x)
@@ -90,6 +95,19 @@ class Backend:
             ),
         )
         return value + delta
+
+    def straight_through(self, x: Any, replacement: Any) -> Any:
+        """``replacement``'s value with the gradient flowing to ``x`` as if unchanged.
+
+        Spelt ``sg(replacement) + (x − sg(x))`` rather than ``x + sg(replacement − x)``, so the
+        value is ``replacement`` exactly even when ``x`` is far from it.
+        """
+        if not self.differentiable:
+            return replacement
+        return self.stop_gradient(replacement) + (x - self.stop_gradient(x))
+
+    def log_softmax(self, x: Any, axis: int) -> Any:
+        return x - self.logsumexp(x, axis, True)
 
     def abs(self, x: Any) -> Any:
         """|x| with derivative 0 at 0 (torch's convention); no autodiff here, so plain abs."""
@@ -162,6 +180,10 @@ class NumPyBackend(Backend):
     forms': max(x, 0) + log1p(exp(−|x|)) is ``x + log1p(exp(−x))`` for x > 0 and
     ``log1p(exp(x))`` otherwise.
     """
+
+    def known_within(self, x: Any, low: int, high: int) -> bool:
+        # Two reductions decide the usual call (every class index in range), no mask needed.
+        return bool(x.size) and type(x) is np.ndarray and x.min() >= low and x.max() < high
 
     def _log1p_exp_neg_abs(self, x: Any) -> Any:
         out = np.abs(x, out=np.empty_like(x))

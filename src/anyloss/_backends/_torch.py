@@ -21,7 +21,10 @@ class TorchBackend(Backend):
         return contextlib.nullcontext()
 
     def native(self, name: str) -> Callable[..., Any] | None:
-        return getattr(F, name, None)
+        # torch.nn.functional's kernel itself, or an adapter that puts anyloss's wider
+        # admission to it (integer targets of every width) or declines the call
+        # (NotImplemented) where the kernel would not give torch's semantics.
+        return _ADAPTERS.get(name) or getattr(F, name, None)
 
     def stop_gradient(self, x: Any) -> Any:
         return x.detach()
@@ -75,3 +78,63 @@ class _ZeroWithGradient(torch.autograd.Function):
         for axis in sorted(ctx.axes):
             grad_output = grad_output.unsqueeze(axis)
         return (ctx.gradient(x, *aux) * grad_output, None, None, *([None] * len(aux)))
+
+
+# --- adapters: torch-only adjustments around torch.nn.functional's kernels -----------------
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _widen(target: Any) -> Any:
+    """torch's kernels read class indices as int64; anyloss accepts every integer dtype."""
+    dtype = target.dtype
+    if dtype is torch.int64 or dtype.is_floating_point or dtype.is_complex or dtype is torch.bool:
+        return target
+    return target.long()
+
+
+def _nll_loss(input: Any, target: Any, *args: Any) -> Any:
+    return F.nll_loss(input, _widen(target), *args)
+
+
+def _cross_entropy(input: Any, target: Any, *args: Any) -> Any:
+    # Probability targets have the input's shape (both torch.Size, compared as tuples).
+    return F.cross_entropy(input, target if target.shape == input.shape else _widen(target), *args)
+
+
+def _cosine_embedding_loss(input1: Any, input2: Any, *args: Any) -> Any:
+    # torch's float16 kernel loses the 1e-12 (zero vectors give NaN); the generic body
+    # computes half precision in float32 on every backend, torch included.
+    if input1.dtype in _HALF or input2.dtype in _HALF:
+        return NotImplemented
+    return F.cosine_embedding_loss(input1, input2, *args)
+
+
+def _gaussian_nll_loss(input: Any, target: Any, var: Any, *args: Any) -> Any:
+    # torch's own function reads var's values (its negative check), which torch.compile
+    # and torch.func transforms cannot do: there the generic body runs instead.
+    if not isinstance(var, float) and (
+        _is_compiling() or (type(var) is not torch.Tensor and _is_fake(var)) or _is_functorch_wrapped(var)
+    ):
+        return NotImplemented
+    return F.gaussian_nll_loss(input, target, var, *args)
+
+
+def _margin(kernel: Callable[..., Any]) -> Callable[..., Any]:
+    def adapter(input: Any, target: Any, *args: Any) -> Any:
+        # torch's kernel leaves an empty batch's reduction uninitialised: not taken for one.
+        if input.ndim == 2 and input.shape[0] == 0:
+            return NotImplemented
+        return kernel(input, _widen(target), *args)
+
+    return adapter
+
+
+_ADAPTERS: dict[str, Callable[..., Any]] = {
+    "multi_margin_loss": _margin(F.multi_margin_loss),
+    "multilabel_margin_loss": _margin(F.multilabel_margin_loss),
+    "nll_loss": _nll_loss,
+    "cross_entropy": _cross_entropy,
+    "cosine_embedding_loss": _cosine_embedding_loss,
+    "gaussian_nll_loss": _gaussian_nll_loss,
+}

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function
+from .._backends import backend_for
+from .._dispatch import dispatch
 from .._registry import Streaming, loss_record
 
 __all__ = [
@@ -94,8 +95,8 @@ def binary_cross_entropy(
     >>> al.binary_cross_entropy(np.array([0.0, 1.0]), np.array([1.0, 0.0]), reduction="none")
     array([100., 100.])
     """
-    xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "binary_cross_entropy", reduction)
+    backend, native = dispatch("binary_cross_entropy", xp, reduction, input, target, weight)
+    xp = backend.xp
     if native is not None:
         return native(input, target, weight, size_average, reduce, reduction)
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
@@ -117,25 +118,25 @@ def binary_cross_entropy(
     # Whether a condition can be read is asked of the condition itself: under jax.jit even
     # a constant closed over by the traced function gives a traced comparison.
     for name, values in (("input", input), ("target", target)):
-        if _xp.is_concrete(xp, values):
+        if backend.is_concrete(values):
             inside = xp.all((values >= 0) & (values <= 1))
-            if _xp.is_concrete(xp, inside) and not bool(inside):
+            if backend.is_concrete(inside) and not bool(inside):
                 raise RuntimeError(f"all elements of {name} should be between 0 and 1")
     if weight is not None:
         _checks.check_inplace_broadcast(input.shape, weight_shape)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         work = _xp.compute_dtype(xp, dtype)
         x, t = _xp.astype(xp, input, work), _xp.astype(xp, target, work)
-        xs, ts = _xp.stop_gradient(xp, x), _xp.stop_gradient(xp, t)
+        xs, ts = backend.stop_gradient(x), backend.stop_gradient(t)
         loss = (ts - 1.0) * _clamped_log(xp, xp.log1p(-xs)) - ts * _clamped_log(xp, xp.log(xs))
-        if backend_for(xp).differentiable:
+        if backend.differentiable:
             # torch's backward is written by hand: neither gradient is the clamp's.
             # The floor is taken in the input's dtype: 0 in float16, so 0/0 is NaN there.
             p = (1.0 - xs) * xs
             eps = _rounded(xp, xp.full_like(p, _EPSILON), dtype)
             grad_input = (xs - ts) / xp.where(p < eps, eps, p)
-            loss = _xp.with_gradient(xp, loss, x, grad_input)
-            loss = _xp.with_gradient(xp, loss, t, -xp.log(xs / (1.0 - xs)))
+            loss = backend.with_gradient(loss, x, grad_input)
+            loss = backend.with_gradient(loss, t, -xp.log(xs / (1.0 - xs)))
         if weight is not None:
             loss = loss * _xp.astype(xp, weight, work)
         return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
@@ -206,8 +207,10 @@ def binary_cross_entropy_with_logits(
     ...     np.array([-100.0, 1000.0]), np.array([1.0, 1.0]), reduction="none")
     array([100.,   0.])
     """
-    xp = _xp.array_namespace(input, target, weight, pos_weight, xp=xp)
-    native = native_function(xp, "binary_cross_entropy_with_logits", reduction)
+    backend, native = dispatch(
+        "binary_cross_entropy_with_logits", xp, reduction, input, target, weight, pos_weight
+    )
+    xp = backend.xp
     if native is not None:
         return native(input, target, weight, size_average, reduce, reduction, pos_weight)
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
@@ -239,14 +242,14 @@ def binary_cross_entropy_with_logits(
         )
     if weight is not None:
         _checks.check_inplace_broadcast(target.shape, weight.shape)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         work = _xp.compute_dtype(xp, _checks.promote(xp, input.dtype, dtype))
         x, t = _xp.astype(xp, input, work), _xp.astype(xp, target, work)
         # (1 − t)·x + L·softplus(−x) with a smooth softplus: exact at ±1000 and with
         # torch's gradient (1 − t) − L·σ(−x) at x = 0, where a max(−x, 0) form has a kink.
         # torch stores softplus(−x) in the input's dtype and (1 − t)·x in the target's;
         # for half precision those roundings decide the result where the terms cancel.
-        softplus = _rounded(xp, _xp.softplus(xp, -x), input.dtype)
+        softplus = _rounded(xp, backend.softplus(-x), input.dtype)
         if pos_weight is not None:
             log_weight = 1.0 + (_xp.astype(xp, pos_weight, work) - 1.0) * t
             softplus = _rounded(xp, log_weight * softplus, input.dtype)
@@ -304,8 +307,8 @@ def soft_margin_loss(
     ...                     reduction="none")
     array([0.12692801, 1.31326169, 0.69314718])
     """
-    xp = _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "soft_margin_loss", reduction)
+    backend, native = dispatch("soft_margin_loss", xp, reduction, input, target)
+    xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction)
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
@@ -326,24 +329,24 @@ def soft_margin_loss(
         raise RuntimeError(
             f"result type {result} can't be cast to the desired output type {_checks.torch_dtype_name(dtype)}"
         )
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         work = _xp.compute_dtype(xp, dtype)
         product = _checks.promote(xp, dtype, target.dtype)
         product_work = _xp.compute_dtype(xp, product)
         x = _xp.astype(xp, input, work)
         t = _xp.astype(xp, target, product_work)
-        xs = _xp.astype(xp, _xp.stop_gradient(xp, x), product_work)
+        xs = _xp.astype(xp, backend.stop_gradient(x), product_work)
         # torch stores −t·x and exp(−t·x) in the input's dtype: a float16 exp overflows
         # to inf above 11.1, as torch's.
         z = _xp.astype(xp, _xp.astype(xp, -(xs * t), dtype), work)
         e = _rounded(xp, xp.exp(z), dtype)
         loss = xp.log1p(e)
-        if backend_for(xp).differentiable:
+        if backend.differentiable:
             # torch's backward, −t·e/(1 + e), takes exp(−t·x) in the promoted dtype and
             # stores t·e in the input's: NaN or ±inf where the exponential overflows.
             e_grad = _rounded(xp, xp.exp(_rounded(xp, -(xs * t), product)), product)
             grad = -_rounded(xp, t * e_grad, dtype) / (1.0 + e_grad)
-            loss = _xp.with_gradient(xp, loss, x, _xp.astype(xp, grad, work))
+            loss = backend.with_gradient(loss, x, _xp.astype(xp, grad, work))
         return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
 
 
@@ -405,8 +408,8 @@ def multilabel_soft_margin_loss(
     >>> al.multilabel_soft_margin_loss(x, np.array([[1.0, 0.0, 1.0]])).round(4)
     np.float64(0.3778)
     """
-    xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "multilabel_soft_margin_loss", reduction)
+    backend, native = dispatch("multilabel_soft_margin_loss", xp, reduction, input, target, weight)
+    xp = backend.xp
     if native is not None:
         return native(input, target, weight, size_average, reduce, reduction)
     if size_average is not None or reduce is not None:
@@ -423,12 +426,12 @@ def multilabel_soft_margin_loss(
     if input.ndim == 0:
         raise IndexError("Dimension specified as -1 but tensor has no dimensions")
     dtype = _checks.result_type(xp, input, target, weight)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         work = _xp.compute_dtype(xp, dtype)
         x = _xp.astype(xp, input, work)
         t = _xp.astype(xp, target, work)
         # torch's −(t·logσ(x) + (1 − t)·logσ(−x)), with logσ(±x) = −softplus(∓x).
-        softplus_x, softplus_neg_x = _xp.softplus_pair(xp, x)
+        softplus_x, softplus_neg_x = backend.softplus_pair(x)
         loss = t * softplus_neg_x + (1.0 - t) * softplus_x
         if weight is not None:
             loss = loss * _xp.astype(xp, weight, work)

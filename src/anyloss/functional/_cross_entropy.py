@@ -2,17 +2,16 @@
 targets).
 
 Also the helpers for class-index targets that the margin losses share (``_is_integer``,
-``_widen_for_torch``, ``_index_target``).
+``_index_target``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, namespace_from_types, native_function
+from .._backends import backend_for
+from .._dispatch import dispatch
 from .._registry import CLASS_INDEX, loss_record
 
 __all__ = ["cross_entropy", "nll_loss"]
@@ -26,16 +25,6 @@ _NAN = float("nan")
 def _is_integer(xp: Any, dtype: Any) -> bool:
     """Integer dtypes, any width or signedness (bool is not a class index)."""
     return bool(_xp.isdtype(xp, dtype, "integral"))
-
-
-def _widen_for_torch(xp: Any, target: Any) -> Any:
-    """torch's kernels read class indices as int64; anyloss accepts every integer dtype."""
-    dtype = target.dtype
-    if dtype is xp.int64:  # the usual target, told by identity alone
-        return target
-    if _is_integer(xp, dtype) and dtype != xp.int64:
-        return xp.astype(target, xp.int64)
-    return target
 
 
 def _index_target(xp: Any, target: Any) -> Any:
@@ -122,12 +111,12 @@ def _check_class_range(xp: Any, t: Any, valid: Any, n_classes: int) -> None:
     """torch's IndexError for a class index outside [0, C) that is not ignore_index."""
     if _xp.numel(t.shape) == 0:
         return
-    if type(t) is np.ndarray and t.min() >= 0 and t.max() < n_classes:
-        return  # two reductions decide the usual NumPy call, no mask needed
+    if backend_for(xp).known_within(t, 0, n_classes):
+        return
     bad = valid & ((t < 0) | (t >= n_classes))
     # The mask, not the target, is what must be concrete: under jax.jit a concrete
     # target still gives traced comparisons.
-    if _xp.is_concrete(xp, bad) and bool(xp.any(bad)):
+    if backend_for(xp).is_concrete(bad) and bool(xp.any(bad)):
         raise IndexError(f"Target {_first_value(xp, t, bad)} is out of bounds.")
 
 
@@ -135,7 +124,7 @@ def _log_softmax(xp: Any, x: Any, axis: int) -> Any:
     if _xp.numel(x.shape) == 0:
         # Nothing to normalise; Dask cannot even infer the maximum of an empty array.
         return x
-    return _xp.log_softmax(xp, x, axis=axis)
+    return backend_for(xp).log_softmax(x, axis=axis)
 
 
 def _class_dim(input: Any) -> int:
@@ -171,7 +160,7 @@ def _nll_terms(
         t = xp.reshape(t, ())
     valid = t != ignore_index
     _check_class_range(xp, t, valid, n_classes)
-    if weight is None and _xp.is_concrete(xp, valid) and bool(xp.all(valid)):
+    if weight is None and backend_for(xp).is_concrete(valid) and bool(xp.all(valid)):
         # Eager, nothing ignored, every class in range (checked above): nothing to mask, and
         # the 'mean' denominator is the count (``w_t`` None).
         picked = _xp.gather_class(xp, logp, t, axis=class_dim)
@@ -283,14 +272,13 @@ def nll_loss(
     >>> al.nll_loss(logp, np.array([0, 2]), reduction="none").round(4)
     array([0.6931, 0.3567])
     """
-    xp = namespace_from_types(xp, input, target, weight) or _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "nll_loss", reduction)
+    backend, native = dispatch("nll_loss", xp, reduction, input, target, weight)
+    xp = backend.xp
     if native is not None:
-        target = _widen_for_torch(xp, target)
         return native(input, target, weight, size_average, ignore_index, reduce, reduction)
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     _check_nll(xp, input, target, weight)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         work = _xp.compute_dtype(xp, input.dtype)
         logp = _xp.astype(xp, input, work)
         loss, w_t, _, _ = _nll_terms(xp, logp, target, _weight_in(xp, weight, work), ignore_index)
@@ -427,15 +415,12 @@ def cross_entropy(
     >>> al.cross_entropy(x, np.array([1, 0, 4])).round(3)
     np.float64(2.764)
     """
-    xp = namespace_from_types(xp, input, target, weight) or _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "cross_entropy", reduction)
+    backend, native = dispatch("cross_entropy", xp, reduction, input, target, weight)
+    xp = backend.xp
     if native is not None:
-        # Native means torch: both shapes are torch.Size, compared as the tuples they are.
-        if target.shape != input.shape:
-            target = _widen_for_torch(xp, target)
         return native(input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing)
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         if tuple(target.shape) == tuple(input.shape):
             if not _xp.is_floating(xp, target.dtype):
                 raise RuntimeError(
@@ -463,7 +448,7 @@ def cross_entropy(
         x = _xp.astype(xp, input, work)
         if not smoothing and _xp.numel(x.shape) > 0:
             # Only the target's log-probability is needed: logits[t] − logsumexp.
-            lse = _xp.logsumexp(xp, x, axis=class_dim, keepdims=True)
+            lse = backend.logsumexp(x, axis=class_dim, keepdims=True)
             loss, w_t, _, _ = _nll_terms(xp, x, target, w, ignore_index, lse=lse)
             return _xp.as_result(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
         logp = _log_softmax(xp, x, axis=class_dim)

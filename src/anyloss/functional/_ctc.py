@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, namespace_from_types, native_function
+from .._backends import backend_for, namespace_from_types
+from .._dispatch import dispatch
 from .._registry import Streaming, loss_record
 
 __all__ = ["ctc_loss"]
@@ -144,10 +145,12 @@ def _check_lengths(
     Runs only on concrete lengths (Python lists always are).  On lazy arrays only the
     static shape check runs and None is returned (the padded width is used instead).
     """
-    concrete = _xp.is_concrete(xp, target_lengths) and _xp.is_concrete(xp, input_lengths)
+    concrete = backend_for(xp).is_concrete(target_lengths) and backend_for(xp).is_concrete(input_lengths)
     if concrete and batch_size:
         # Concrete arrays closed over by a jax.jit trace still give traced results.
-        concrete = _xp.is_concrete(xp, target_lengths < 0) and _xp.is_concrete(xp, input_lengths < 0)
+        concrete = backend_for(xp).is_concrete(target_lengths < 0) and backend_for(xp).is_concrete(
+            input_lengths < 0
+        )
     padded = len(targets_shape) == 2
     longest: int | None = None
     if concrete:
@@ -209,7 +212,7 @@ def _logsumexp(xp: Any, *terms: Any) -> Any:
     m = terms[0]
     for term in terms[1:]:
         m = xp.where(term > m, term, m)
-    m = _xp.stop_gradient(xp, xp.where(m == _NEG_INF, xp.zeros_like(m), m))
+    m = backend_for(xp).stop_gradient(xp.where(m == _NEG_INF, xp.zeros_like(m), m))
     total = xp.exp(terms[0] - m)
     for term in terms[1:]:
         total = total + xp.exp(term - m)
@@ -309,7 +312,7 @@ def _negative_log_likelihood(
             reached = _logsumexp(xp, alpha, one_back)
         return xp.where(t < lengths, reached + emissions[t, ...], alpha)
 
-    alpha = _xp.fori_loop(xp, 0, T, step, alpha0)
+    alpha = backend_for(xp).fori_loop(0, T, step, alpha0)
 
     # The likelihood is the sum over the last two states of each sequence (just the
     # final blank for an empty target).
@@ -339,7 +342,7 @@ def _torch_gradient_terms(
     dev = _xp.device(log_probs)
     time = xp.reshape(xp.arange(T, dtype=input_lengths.dtype, device=dev), (T, 1, 1))
     active = time < input_lengths[None, :, None]
-    nan_rows = _xp.stop_gradient(xp, infinite)
+    nan_rows = backend_for(xp).stop_gradient(infinite)
     if zero_infinity:
         nan_rows = xp.zeros_like(nan_rows)
 
@@ -347,7 +350,7 @@ def _torch_gradient_terms(
         g = xp.where(active, xp.exp(lp), xp.zeros_like(lp))
         return xp.where(active & nan_rows[None, :, None], xp.full_like(lp, float("nan")), g)
 
-    return _xp.zero_with_gradient(xp, log_probs, gradient, (active, nan_rows), (0, 2))
+    return backend_for(xp).zero_with_gradient(log_probs, gradient, (active, nan_rows), (0, 2))
 
 
 # --- the function ---------------------------------------------------------------------
@@ -454,25 +457,26 @@ def ctc_loss(
     reduction = _reduction.check(reduction)
     # Four plain tensors, lengths included, with a well-typed blank and zero_infinity: the
     # tensor-lengths overload, known without parsing the arguments.
-    plain = namespace_from_types(xp, log_probs, targets, input_lengths, target_lengths)
     if (
-        plain is not None
-        and input_lengths is not None
+        input_lengths is not None
         and target_lengths is not None
         and _scalars_ok(blank, zero_infinity)
+        and namespace_from_types(xp, log_probs, targets, input_lengths, target_lengths) is not None
     ):
-        xp, tensor_lengths = plain, True
+        tensor_lengths = True
+        backend, native = dispatch(
+            "ctc_loss", xp, reduction, log_probs, targets, input_lengths, target_lengths
+        )
     else:
         args = (log_probs, targets, input_lengths, target_lengths, blank, 0, zero_infinity)
         if not (_xp.is_array(log_probs) and _xp.is_array(targets)):
             raise _invalid_combination(args)
         tensor_lengths = _parse_arguments(args)
-        arrays = args[:4] if tensor_lengths else args[:2]
-        xp = _xp.array_namespace(*arrays, xp=xp)
-    native = native_function(xp, "ctc_loss", reduction)
+        backend, native = dispatch("ctc_loss", xp, reduction, *(args[:4] if tensor_lengths else args[:2]))
     if native is not None:
         return native(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
-    with backend_for(xp).quiet_floating_point():
+    xp = backend.xp
+    with backend.quiet_floating_point():
         return _ctc_loss(
             xp,
             log_probs,
@@ -557,7 +561,7 @@ def _ctc_loss(
     steps = _xp.astype(xp, input_lengths, dtype) + 1.0
     tolerance = steps * (_ROUNDING_ULPS_PER_STEP * float(xp.finfo(dtype).eps))
     rounded_below_zero = (loss < 0) & (loss > -tolerance)
-    loss = xp.where(rounded_below_zero, loss - _xp.stop_gradient(xp, loss), loss)
+    loss = xp.where(rounded_below_zero, loss - backend_for(xp).stop_gradient(loss), loss)
     if reduction == "none":
         return loss if batched else xp.reshape(loss, ())
     if reduction == "sum":

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, namespace_from_types, native_function
+from .._backends import backend_for
+from .._dispatch import dispatch
 from .._registry import ROWS, Streaming, loss_record
 
 __all__ = [
@@ -27,11 +28,6 @@ _COSINE_EPS = 9.999999960041972e-13
 def _clamp_min_zero(xp: Any, z: Any) -> Any:
     """torch's ``clamp_min(z, 0)`` (the gradient passes at 0, NaN stays NaN)."""
     return backend_for(xp).clamp_min(z, 0)
-
-
-def _either_half(a: Any, b: Any) -> bool:
-    """Whether either dtype is float16 or bfloat16; two equal dtypes (the usual call) are one lookup."""
-    return _xp.is_half(a) or (b is not a and _xp.is_half(b))
 
 
 def _resolve_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
@@ -88,10 +84,8 @@ def margin_ranking_loss(
     >>> al.margin_ranking_loss(np.array([1.0, 2.0]), np.array([2.0, 0.5]), np.array([1.0, 1.0]))
     array(0.5)
     """
-    xp = namespace_from_types(xp, input1, input2, target) or _xp.array_namespace(
-        input1, input2, target, xp=xp
-    )
-    native = native_function(xp, "margin_ranking_loss", reduction)
+    backend, native = dispatch("margin_ranking_loss", xp, reduction, input1, input2, target)
+    xp = backend.xp
     if native is not None:
         return native(input1, input2, target, margin, size_average, reduce, reduction)
     reduction = _resolve_reduction(size_average, reduce, reduction)
@@ -109,7 +103,7 @@ def margin_ranking_loss(
         )
     dtype = _checks.float_result_type(xp, input1, input2, target)
     work = _xp.compute_dtype(xp, dtype)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         x1 = _xp.astype(xp, input1, work)
         x2 = _xp.astype(xp, input2, work)
         t = _xp.astype(xp, target, work)
@@ -167,8 +161,8 @@ def hinge_embedding_loss(
     ...                         reduction="none")
     array([0.3, 0.8, 0. ])
     """
-    xp = namespace_from_types(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "hinge_embedding_loss", reduction)
+    backend, native = dispatch("hinge_embedding_loss", xp, reduction, input, target)
+    xp = backend.xp
     if native is not None:
         return native(input, target, margin, size_average, reduce, reduction)
     reduction = _resolve_reduction(size_average, reduce, reduction)
@@ -184,12 +178,12 @@ def hinge_embedding_loss(
     if integral and reduction == "mean":
         raise _checks.mean_dtype_error(dtype)
     work = _xp.compute_dtype(xp, dtype)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         x = _xp.astype(xp, input, work)
         # torch's kernel converts the margin to the input's dtype: integers truncate it.
         m = int(margin) if integral else float(margin)
         hinge = _clamp_min_zero(xp, m - x)
-        loss = backend_for(xp).hinge_embedding_terms(x, hinge, target)
+        loss = backend.hinge_embedding_terms(x, hinge, target)
         loss = _reduction.apply(xp, loss, reduction)
         if integral and reduction == "sum":
             # torch sums every integer dtype into int64.
@@ -256,14 +250,12 @@ def cosine_embedding_loss(
     >>> al.cosine_embedding_loss(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), np.array([1]))
     array(1.)
     """
-    xp = namespace_from_types(xp, input1, input2, target) or _xp.array_namespace(
-        input1, input2, target, xp=xp
-    )
-    native = native_function(xp, "cosine_embedding_loss", reduction)
-    # torch's float16 kernel loses the 1e-12 (zero vectors give NaN); the generic body
-    # computes half precision in float32 on every backend, torch included.
-    if native is not None and not _either_half(input1.dtype, input2.dtype):
-        return native(input1, input2, target, margin, size_average, reduce, reduction)
+    backend, native = dispatch("cosine_embedding_loss", xp, reduction, input1, input2, target)
+    if native is not None:
+        out = native(input1, input2, target, margin, size_average, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+    xp = backend.xp
     reduction = _resolve_reduction(size_average, reduce, reduction)
     if target.ndim not in (0, 1):
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
@@ -276,7 +268,7 @@ def cosine_embedding_loss(
     _checks.broadcast_shapes(target.shape, pair_shape[:-1])
     dtype = _checks.float_result_type(xp, input1, input2)
     work = _xp.compute_dtype(xp, dtype)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         x1 = _xp.astype(xp, input1, work)
         x2 = _xp.astype(xp, input2, work)
         dot = xp.sum(x1 * x2, axis=-1)
@@ -319,7 +311,7 @@ def _vector_norm(xp: Any, x: Any, p: float) -> Any:
         total = xp.sum(x * x, axis=-1)
         zero = total == 0
         return xp.where(zero, xp.zeros_like(total), xp.sqrt(xp.where(zero, xp.ones_like(total), total)))
-    magnitude = _xp.absolute(xp, x)
+    magnitude = backend_for(xp).abs(x)
     if p == math.inf:
         return xp.max(magnitude, axis=-1)
     if p == -math.inf:
@@ -453,10 +445,8 @@ def triplet_margin_loss(
     >>> print(np.round(al.triplet_margin_loss(a, pos, neg), 6))
     0.5
     """
-    xp = namespace_from_types(xp, anchor, positive, negative) or _xp.array_namespace(
-        anchor, positive, negative, xp=xp
-    )
-    native = native_function(xp, "triplet_margin_loss", reduction)
+    backend, native = dispatch("triplet_margin_loss", xp, reduction, anchor, positive, negative)
+    xp = backend.xp
     if native is not None:
         return native(anchor, positive, negative, margin, p, eps, swap, size_average, reduce, reduction)
     reduction = _resolve_reduction(size_average, reduce, reduction)
@@ -465,7 +455,7 @@ def triplet_margin_loss(
     _check_same_ndim(anchor, positive, negative)
     dtype = _checks.float_result_type(xp, anchor, positive, negative)
     work = _xp.compute_dtype(xp, dtype)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         d_pos = _xp.astype(xp, _distance(xp, anchor, positive, p, eps), work)
         d_neg = _xp.astype(xp, _distance(xp, anchor, negative, p, eps), work)
         if swap:
@@ -533,10 +523,8 @@ def triplet_margin_with_distance_loss(
     >>> al.triplet_margin_with_distance_loss(a, pos, neg, distance_function=l1)
     array(2.5)
     """
-    xp = namespace_from_types(xp, anchor, positive, negative) or _xp.array_namespace(
-        anchor, positive, negative, xp=xp
-    )
-    native = native_function(xp, "triplet_margin_with_distance_loss", reduction)
+    backend, native = dispatch("triplet_margin_with_distance_loss", xp, reduction, anchor, positive, negative)
+    xp = backend.xp
     if native is not None:
         if distance_function is _pairwise_distance:
             distance_function = None
@@ -556,7 +544,7 @@ def triplet_margin_with_distance_loss(
     distance = _pairwise_distance if distance_function is None else distance_function
     d_pos = distance(anchor, positive)
     d_neg = distance(anchor, negative)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         if swap:
             d_neg = _minimum(xp, d_neg, distance(positive, negative))
         dtype = _checks.promote(xp, d_pos.dtype, d_neg.dtype)

@@ -7,7 +7,8 @@ import warnings
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, namespace_from_types, native_function
+from .._backends import backend_for
+from .._dispatch import dispatch
 from .._registry import Streaming, loss_record
 
 __all__ = ["gaussian_nll_loss", "kl_div", "poisson_nll_loss"]
@@ -146,8 +147,8 @@ def poisson_nll_loss(
     >>> round(float(al.poisson_nll_loss(x, t, full=True)), 4)
     1.3683
     """
-    xp = namespace_from_types(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "poisson_nll_loss", reduction)
+    backend, native = dispatch("poisson_nll_loss", xp, reduction, input, target)
+    xp = backend.xp
     if native is not None:
         return native(input, target, log_input, full, size_average, eps, reduce, reduction)
     reduction = _reduction.resolve(size_average, reduce, reduction)
@@ -161,7 +162,7 @@ def poisson_nll_loss(
         _check_subtraction(xp, input.dtype, xp.float32)
     dtype = _poisson_dtype(xp, input, target, log_input)
     work = _xp.compute_dtype(xp, dtype)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         x = _xp.astype(xp, input, work)
         t = _xp.astype(xp, target, work)
         # exp(x), log(x + eps) and the Stirling term are evaluated in their operand's own
@@ -182,13 +183,13 @@ def poisson_nll_loss(
 
 def _check_negative_var(xp: Any, var: Any) -> None:
     """torch's value check: a negative variance raises (only where values can be read)."""
-    if _xp.isdtype(xp, var.dtype, "bool") or not _xp.is_concrete(xp, var):
+    if _xp.isdtype(xp, var.dtype, "bool") or not backend_for(xp).is_concrete(var):
         return
     zero = 0.0 if _xp.is_floating(xp, var.dtype) else 0
     negative = xp.any(var < zero)
     # Asked of the condition itself: under jax.jit a constant closed over by the traced
     # function still gives a traced comparison.
-    if _xp.is_concrete(xp, negative) and bool(negative):
+    if backend_for(xp).is_concrete(negative) and bool(negative):
         raise ValueError("var has negative entry/entries")
 
 
@@ -281,13 +282,13 @@ def gaussian_nll_loss(
     if isinstance(var, int) and not isinstance(var, bool):
         # torch's own check fails on a Python int (parity notes); it means the same float.
         var = float(var)
-    xp = namespace_from_types(xp, input, target, var) or _xp.array_namespace(input, target, var, xp=xp)
+    backend, native = dispatch("gaussian_nll_loss", xp, reduction, input, target, var)
+    if native is not None:
+        out = native(input, target, var, full, eps, reduction)
+        if out is not NotImplemented:
+            return out
+    xp = backend.xp
     scalar_var = isinstance(var, float)
-    native = native_function(xp, "gaussian_nll_loss", reduction)
-    # torch's own function reads var's values (its negative check), which torch.compile
-    # and torch.func transforms cannot do: there the generic body runs instead.
-    if native is not None and (scalar_var or backend_for(xp).is_concrete(var)):
-        return native(input, target, var, full, eps, reduction)
     if scalar_var:
         if var < 0:
             raise ValueError("var has negative entry/entries")
@@ -317,17 +318,17 @@ def gaussian_nll_loss(
     quotient = _float_of(xp, _checks.result_type_of(xp, (diff_dtype, len(diff_shape)), (var_dtype, var_ndim)))
     dtype = _checks.result_type_of(xp, (var_dtype, var_ndim), (quotient, max(len(diff_shape), var_ndim)))
     work = _xp.compute_dtype(xp, dtype)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         d = _xp.astype(xp, input, work) - _xp.astype(xp, target, work)
         if scalar_var:
             # torch's var array: filled like input in var's dtype, clamped there.
             v = xp.full_like(input, var, dtype=var_dtype)
-            v = _xp.astype(xp, backend_for(xp).clamp_min(v, eps), work)
+            v = _xp.astype(xp, backend.clamp_min(v, eps), work)
         else:
-            clamped = _xp.astype(xp, backend_for(xp).clamp_min(var, eps), work)
+            clamped = _xp.astype(xp, backend.clamp_min(var, eps), work)
             v = _xp.astype(xp, var, work)
             # torch clamps under no_grad, so the gradient reaches var unchanged.
-            v = _xp.straight_through(xp, v, clamped)
+            v = backend.straight_through(v, clamped)
         loss = 0.5 * (xp.log(v) + (d * d) / v)
         if full:
             loss = loss + _HALF_LOG_2PI
@@ -401,8 +402,8 @@ def kl_div(
     >>> loss.dtype, round(float(loss), 4)
     (dtype('float32'), 0.0215)
     """
-    xp = namespace_from_types(xp, input, target) or _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "kl_div", reduction)
+    backend, native = dispatch("kl_div", xp, reduction, input, target)
+    xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction, log_target)
     if size_average is not None or reduce is not None:
@@ -418,7 +419,7 @@ def kl_div(
     _checks.broadcast_shapes(target.shape, input.shape)
     dtype = _checks.result_type(xp, target, input)
     work = _xp.compute_dtype(xp, dtype)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         x = _xp.astype(xp, input, work)
         t = _xp.astype(xp, target, work)
         if log_target:

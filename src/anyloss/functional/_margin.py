@@ -6,9 +6,10 @@ import functools
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function
+from .._backends import backend_for
+from .._dispatch import dispatch
 from .._registry import ROWS, Streaming, loss_record
-from ._cross_entropy import _index_target, _is_integer, _widen_for_torch
+from ._cross_entropy import _index_target, _is_integer
 
 __all__ = ["multi_margin_loss", "multilabel_margin_loss"]
 
@@ -30,10 +31,6 @@ def _check_margin_input(input: Any) -> None:
 def _check_long_target(xp: Any, target: Any) -> None:
     if not _is_integer(xp, target.dtype):
         raise RuntimeError(f"expected scalar type Long but found {_checks.torch_dtype_name(target.dtype)}")
-
-
-def _empty_batch(input: Any) -> bool:
-    return input.ndim == 2 and input.shape[0] == 0
 
 
 def _margin_mean(xp: Any, loss: Any, nframe: int, reduction: str) -> Any:
@@ -110,12 +107,12 @@ def multi_margin_loss(
     >>> al.multi_margin_loss(x, np.array([3])).round(4)
     np.float64(0.325)
     """
-    xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "multi_margin_loss", reduction)
-    # torch's kernel leaves an empty batch's reduction uninitialised: not taken for one.
-    if native is not None and not _empty_batch(input):
-        target = _widen_for_torch(xp, target)
-        return native(input, target, p, margin, weight, size_average, reduce, reduction)
+    backend, native = dispatch("multi_margin_loss", xp, reduction, input, target, weight)
+    if native is not None:
+        out = native(input, target, p, margin, weight, size_average, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+    xp = backend.xp
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     if p != 1 and p != 2:
         raise ValueError("only p == 1 and p == 2 supported")
@@ -140,18 +137,18 @@ def multi_margin_loss(
         )
     _check_long_target(xp, target)
     _checks.check_weight_dtype(input.dtype, weight)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         x = xp.reshape(input, (nframe, n_classes))
         t = xp.reshape(_index_target(xp, target), (nframe,))
         in_range = (t >= 0) & (t < n_classes)
-        if nframe > 0 and _xp.is_concrete(xp, in_range) and not bool(xp.all(in_range)):
+        if nframe > 0 and backend.is_concrete(in_range) and not bool(xp.all(in_range)):
             raise RuntimeError("target out of range")
         safe_t = xp.where(in_range, t, xp.zeros_like(t))
         x_t = _xp.gather_class(xp, x, safe_t, axis=1)
         # torch's z = margin − x[y] + x_j, left to right: the first difference is per row.
         z = xp.expand_dims(margin - x_t, axis=1) + x
         # Strict >: a term exactly at the margin passes no gradient, as torch's kernel.
-        h = backend_for(xp).hinge_excluding(z, safe_t)
+        h = backend.hinge_excluding(z, safe_t)
         if p == 2:
             h = h * h
         if weight is not None:
@@ -235,7 +232,7 @@ def _multilabel_gradient(xp: Any, x: Any, safe: Any, counted: Any, not_target: A
         xp.zeros(rows, dtype=x.dtype, device=dev),
         xp.zeros(rows, dtype=safe.dtype, device=dev),
     )
-    g, count, t_last = _xp.fori_loop(xp, 0, slots, add_slot, init)
+    g, count, t_last = backend_for(xp).fori_loop(0, slots, add_slot, init)
     return g - xp.where(positions == t_last, count, zero)
 
 
@@ -254,8 +251,8 @@ def _multilabel_hinge_looped(xp: Any, x: Any, t: Any, positions: Any, counted: A
         return is_target | ((positions == xp.take(safe, column, axis=1)) & xp.take(counted, column, axis=1))
 
     none = xp.zeros(t.shape, dtype=xp.bool, device=backend_for(xp).device(t))
-    not_target = ~_xp.fori_loop(xp, 0, slots, mark, none)
-    x_value = _xp.stop_gradient(xp, x)
+    not_target = ~backend_for(xp).fori_loop(0, slots, mark, none)
+    x_value = backend_for(xp).stop_gradient(x)
     zero = _xp.const(xp, 0.0, x)
 
     def add_slot(j: Any, loss: Any) -> Any:
@@ -263,9 +260,11 @@ def _multilabel_hinge_looped(xp: Any, x: Any, t: Any, positions: Any, counted: A
         return loss + xp.sum(xp.where(active, z, zero), axis=1)
 
     init = xp.zeros((x.shape[0],), dtype=x.dtype, device=backend_for(xp).device(x))
-    loss = _xp.fori_loop(xp, 0, slots, add_slot, init)
+    loss = backend_for(xp).fori_loop(0, slots, add_slot, init)
     gradient = functools.partial(_multilabel_gradient, xp)
-    return loss + _xp.zero_with_gradient(xp, x, gradient, (safe, counted, not_target, slots), axes=(1,))
+    return loss + backend_for(xp).zero_with_gradient(
+        x, gradient, (safe, counted, not_target, slots), axes=(1,)
+    )
 
 
 def _multilabel_hinge_broadcast(xp: Any, x: Any, t: Any, positions: Any, counted: Any) -> Any:
@@ -341,12 +340,12 @@ def multilabel_margin_loss(
     >>> al.multilabel_margin_loss(x, np.array([[3, 0, -1, 1]])).round(4)
     np.float64(0.85)
     """
-    xp = _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "multilabel_margin_loss", reduction)
-    # torch's kernel leaves an empty batch's reduction uninitialised: not taken for one.
-    if native is not None and not _empty_batch(input):
-        target = _widen_for_torch(xp, target)
-        return native(input, target, size_average, reduce, reduction)
+    backend, native = dispatch("multilabel_margin_loss", xp, reduction, input, target)
+    if native is not None:
+        out = native(input, target, size_average, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+    xp = backend.xp
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     _check_margin_input(input)
     if input.ndim <= 1:
@@ -366,22 +365,22 @@ def multilabel_margin_loss(
             f"'{_checks.torch_dtype_name(input.dtype)}'"
         )
     _check_long_target(xp, target)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         x = xp.reshape(input, (nframe, n_classes))
         t = xp.reshape(_index_target(xp, target), (nframe, n_classes))
         in_range = (t >= -1) & (t < n_classes)
         if nframe == 0:
             # Nothing to compare (and Dask cannot take the minimum of an empty axis).
             return _xp.as_result(xp, _margin_mean(xp, xp.sum(x, axis=1), nframe, reduction), input.dtype)
-        if _xp.is_concrete(xp, in_range) and not bool(xp.all(in_range)):
+        if backend.is_concrete(in_range) and not bool(xp.all(in_range)):
             raise RuntimeError("argument #2 'target' is out of range")
         positions = _positions(xp, t)  # (N, C): positions[n, c] = c
         # Entries before the first −1 of each row count; a row without −1 counts whole.
         end = xp.min(xp.where(t == -1, positions, xp.full_like(t, n_classes)), axis=1, keepdims=True)
         counted = positions < end  # (N, j)
-        if _xp.is_concrete(xp, end):
+        if backend.is_concrete(end):
             loss = _multilabel_hinge_by_slot(xp, x, t, positions, counted, int(xp.max(end)))
-        elif backend_for(xp).traced_loops:
+        elif backend.traced_loops:
             loss = _multilabel_hinge_looped(xp, x, t, positions, counted, end)
         else:
             loss = _multilabel_hinge_broadcast(xp, x, t, positions, counted)

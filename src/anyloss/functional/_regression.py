@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, native_function
+from .._backends import backend_for
+from .._dispatch import dispatch
 from .._registry import loss_record
 
 __all__ = ["huber_loss", "l1_loss", "mse_loss", "smooth_l1_loss"]
@@ -122,18 +123,18 @@ def l1_loss(
     >>> al.l1_loss(np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0]))
     array(0.5)
     """
-    xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "l1_loss", reduction)
+    backend, native = dispatch("l1_loss", xp, reduction, input, target, weight)
+    xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction, weight)
     _checks.warn_if_target_size_differs(input, target)
     reduction = _reduction.resolve(size_average, reduce, reduction)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         d, dtype = _difference(xp, input, target)
         if weight is None:
             reduction = _reduction.check(reduction)
             _check_integer_reduction(xp, dtype, reduction, None)
-        loss = _xp.absolute(xp, d)
+        loss = backend.abs(d)
         return _weight_and_reduce(xp, loss, input, weight, reduction, dtype, normalise=True)
 
 
@@ -180,13 +181,13 @@ def mse_loss(
     >>> al.mse_loss(np.array([2.0, 3.0, 4.0]), np.array([2.5, 3.5, 4.5]))
     array(0.25)
     """
-    xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "mse_loss", reduction)
+    backend, native = dispatch("mse_loss", xp, reduction, input, target, weight)
+    xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction, weight)
     _checks.warn_if_target_size_differs(input, target)
     reduction = _reduction.resolve(size_average, reduce, reduction)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         d, dtype = _difference(xp, input, target)
         if weight is None:
             reduction = _reduction.check(reduction)
@@ -207,7 +208,7 @@ def _quadratic_then_linear(
     tie, where ``minimum`` splits its derivative evenly.  At ``z = ±inf`` the gradient is
     ``±slope``, as torch's.
     """
-    z = _xp.absolute(xp, d)
+    z = backend_for(xp).abs(d)
     backend = backend_for(xp)
     ceiling = xp.asarray(bound, dtype=z.dtype, device=backend.device(z))
     if reduction != "none" and backend.branch_free_sums:
@@ -263,19 +264,19 @@ def smooth_l1_loss(
     >>> al.smooth_l1_loss(np.array([2.0, 3.0, 4.0]), np.array([2.5, 3.5, 4.5]))
     array(0.125)
     """
-    xp = _xp.array_namespace(input, target, xp=xp)
-    native = native_function(xp, "smooth_l1_loss", reduction)
+    backend, native = dispatch("smooth_l1_loss", xp, reduction, input, target)
+    xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction, beta)
     _checks.warn_if_target_size_differs(input, target)
     reduction = _reduction.resolve(size_average, reduce, reduction)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         d, dtype = _difference(xp, input, target)
         if beta == 0.0:
             # torch dispatches beta == 0 to l1_loss.
             reduction = _reduction.check(reduction)
             _check_integer_reduction(xp, dtype, reduction, None)
-            return _weight_and_reduce(xp, _xp.absolute(xp, d), input, None, reduction, dtype, normalise=True)
+            return _weight_and_reduce(xp, backend.abs(d), input, None, reduction, dtype, normalise=True)
         reduction = _reduction.check(reduction)
         if beta < 0:
             raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
@@ -330,12 +331,12 @@ def huber_loss(
     >>> al.huber_loss(np.array([0.0, 3.0]), np.array([0.5, 0.0]), delta=2.0)
     array(2.0625)
     """
-    xp = _xp.array_namespace(input, target, weight, xp=xp)
-    native = native_function(xp, "huber_loss", reduction)
+    backend, native = dispatch("huber_loss", xp, reduction, input, target, weight)
+    xp = backend.xp
     if native is not None:
         return native(input, target, reduction, delta, weight)
     _checks.warn_if_target_size_differs(input, target)
-    with backend_for(xp).quiet_floating_point():
+    with backend.quiet_floating_point():
         d, _ = _difference(xp, input, target)
         dtype = input.dtype
         if weight is None:
