@@ -45,9 +45,9 @@ def mean_parts(loss: Any, /, *args: Any, reduction: str = "mean", **kwargs: Any)
     loss : function or str
         An anyloss loss function (``anyloss.cross_entropy``), or its name or class name.
     *args, **kwargs
-        The loss's arguments, as the loss takes them (arrays positionally or by keyword).  ``reduction`` is keyword-only here
-        and must be one of the loss's means ('mean', and kl_div's 'batchmean'); the legacy
-        ``size_average`` and ``reduce`` are refused.
+        The loss's arguments, as the loss takes them (arrays positionally or by keyword).
+        ``reduction`` is keyword-only here and must be one of the loss's means ('mean', and
+        kl_div's 'batchmean'); the legacy ``size_average`` and ``reduce`` are refused.
     reduction : str, default 'mean'
         Which mean.
 
