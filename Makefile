@@ -3,13 +3,15 @@
 #   make lint   installs the pinned ruff and mypy and checks formatting, lint rules and types
 #   make test   installs the pinned test stack and runs the whole test suite
 #   make docs   installs the docs stack and builds the documentation (warnings are errors)
+#   make package  builds the wheel and the sdist, checks their metadata, and runs the wheel in
+#               a fresh venv with only its declared dependencies (under build/package)
 #   make bench  installs the benchmark stack and runs the benchmark suite (benchmarks/README.md)
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 JOBS ?= 2
 
-.PHONY: demo lint test docs bench install install-lint install-test install-docs install-bench clean
+.PHONY: demo lint package test docs bench install install-lint install-test install-docs install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +42,32 @@ lint: install-lint
 
 test: install-test
 	$(BIN)/python -m pytest -n $(JOBS) -q
+
+# The wheel and the sdist (the wheel is built from the sdist, so the sdist must build), their
+# metadata checked by twine, the sdist checked to hold its tests, then the wheel installed with
+# only its declared dependencies (no extras) into a fresh venv, and used from there.
+PKG = build/package
+SDIST_HOLDS = LICENSE constraints.txt tests/conftest.py tests/support/oracle.py tests/cases/regression.py \
+	docs/examples/accumulate_torch.py docs/parity.md benchmarks/cases.py
+
+package: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt build twine
+	rm -rf $(PKG)
+	$(BIN)/python -m build --quiet --outdir $(PKG)/dist .
+	$(BIN)/python -m twine check --strict $(PKG)/dist/*
+	tar -tzf $(PKG)/dist/anyloss-*.tar.gz > $(PKG)/sdist-files.txt
+	for f in $(SDIST_HOLDS); do grep -q "^anyloss-[^/]*/$$f$$" $(PKG)/sdist-files.txt \
+		|| { echo "the sdist lacks $$f"; exit 1; }; done
+	$(BIN)/python -m venv $(PKG)/venv
+	$(PKG)/venv/bin/python -m pip install --quiet -c constraints.txt $(PKG)/dist/anyloss-*.whl
+	$(PKG)/venv/bin/python -m pip check
+	cd $(PKG) && venv/bin/python -c "import anyloss, numpy as np; print(anyloss.mse_loss(np.ones(3), np.zeros(3)))"
+	cd $(PKG) && venv/bin/python -c "import importlib.util as u, sys; \
+		sys.exit(any(u.find_spec(m) for m in ('torch', 'jax', 'dask', 'array_api_strict')))"
+	test "$$($(PKG)/venv/bin/anyloss --version)" = \
+		"anyloss $$($(PKG)/venv/bin/python -c 'import importlib.metadata as m; print(m.version("anyloss"))')"
+	$(PKG)/venv/bin/anyloss --version
+	$(PKG)/venv/bin/anyloss list > /dev/null
 
 # The HTML build, then every example on the pages run as a doctest; the generated pages
 # (parity matrix, migration tables) are made once and shared by both builds.

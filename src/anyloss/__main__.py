@@ -1,3 +1,6 @@
+"""``python -m anyloss``: the ``anyloss`` command."""
+
 from ._cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

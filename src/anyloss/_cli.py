@@ -225,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="anyloss",
         description="PyTorch's loss functions, with PyTorch's exact semantics, on every array library.",
     )
+    parser.add_argument("--version", action="version", version=f"anyloss {anyloss.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="the seed documents' worked examples on every installed backend")
     _eval_parser(commands)
