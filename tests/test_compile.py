@@ -62,3 +62,30 @@ def test_compiles_with_fullgraph_and_gives_the_eager_value(case, native: bool) -
     rtol, atol = tolerance(case, "float32")
     assert compiled.dtype == eager.dtype
     assert_close(compiled.detach().numpy(), eager.detach().numpy(), rtol, atol, "compiled")
+
+
+MEAN_COMPILED = [
+    pytest.param(case, id=case.id)
+    for case in _representative(
+        [c for c in CASES if c.fn not in ("ctc_loss", "kl_div") and c.kwargs.get("reduction") == "mean"],
+        per_loss=1,
+    )
+]
+
+
+@pytest.mark.parametrize("case", MEAN_COMPILED)
+def test_mean_parts_compile_with_fullgraph_and_give_the_eager_parts(case) -> None:
+    fn = getattr(anyloss, case.fn)
+    args = tuple(to_tensor(a) for a in case.args)
+    kwargs = {k: to_tensor(v) for k, v in case.kwargs.items() if k != "reduction"}
+    torch._dynamo.reset()
+
+    def parts(*a, **k):
+        return tuple(anyloss.mean_parts(fn, *a, **k))
+
+    eager = parts(*args, **kwargs)
+    compiled = torch.compile(parts, fullgraph=True, backend="eager")(*args, **kwargs)
+    rtol, atol = tolerance(case, "float32")
+    for got, want, side in zip(compiled, eager, ("numerator", "denominator"), strict=True):
+        assert got.dtype == want.dtype
+        assert_close(got.detach().numpy(), want.detach().numpy(), rtol, atol, side)

@@ -7,6 +7,7 @@ import warnings
 from typing import Any
 
 from . import _xp
+from ._backends import backend_for
 from ._parts import MeanParts, MeanRequest
 
 _VALID = ("none", "mean", "sum")
@@ -74,10 +75,13 @@ def divide(xp: Any, numerator: Any, denominator: Any, reduction: str) -> Any:
     """
     if type(reduction) is MeanRequest:
         numerator = _xp.as_result(xp, numerator, numerator.dtype)
-        if _xp.is_array(denominator):
-            denominator = _xp.as_result(xp, denominator, numerator.dtype)
+        # A count is a Python int; asked by type, not by array-api-compat's is_array_api_obj,
+        # whose lru_cache torch.compile warns about.
+        if isinstance(denominator, (int, float)):
+            device = backend_for(xp).device(numerator)
+            denominator = xp.asarray(denominator, dtype=numerator.dtype, device=device)
         else:
-            denominator = xp.asarray(denominator, dtype=numerator.dtype, device=_xp.device(numerator))
+            denominator = _xp.as_result(xp, denominator, numerator.dtype)
         return MeanParts(numerator, denominator)
     return numerator / denominator
 
