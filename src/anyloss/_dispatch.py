@@ -20,6 +20,8 @@ from ._xp import array_namespace
 
 __all__ = ["dispatch"]
 
+_cache = _backends._cache  # the very dict backend_for fills
+
 
 def dispatch(
     name: str,
@@ -42,7 +44,7 @@ def dispatch(
     if ns is None:
         ns = array_namespace(first, second, third, fourth, xp=xp)
     # backend_for's cache read inline: this runs on every call of every loss.
-    backend = _backends._cache.get(id(ns)) or backend_for(ns)
+    backend = _cache.get(id(ns)) or backend_for(ns)
     if not _backends._native_enabled or type(reduction) is MeanRequest:
         return backend, None
     return backend, backend.native(name)

@@ -93,31 +93,60 @@ def _widen(target: Any) -> Any:
     return target.long()
 
 
-def _nll_loss(input: Any, target: Any, *args: Any) -> Any:
-    return F.nll_loss(input, _widen(target), *args)
+# The kernels bound once, and explicit parameters rather than *args: these run on every
+# call of their loss on torch tensors.
+_nll = F.nll_loss
+_ce = F.cross_entropy
+_cosine = F.cosine_embedding_loss
+_INT64 = torch.int64
 
 
-def _cross_entropy(input: Any, target: Any, *args: Any) -> Any:
+def _nll_loss(
+    input: Any, target: Any, weight: Any, size_average: Any, ignore_index: Any, reduce: Any, reduction: Any
+) -> Any:
+    if target.dtype is not _INT64:
+        target = _widen(target)
+    return _nll(input, target, weight, size_average, ignore_index, reduce, reduction)
+
+
+def _cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any,
+    size_average: Any,
+    ignore_index: Any,
+    reduce: Any,
+    reduction: Any,
+    label_smoothing: Any,
+) -> Any:
     # Probability targets have the input's shape (both torch.Size, compared as tuples).
-    return F.cross_entropy(input, target if target.shape == input.shape else _widen(target), *args)
+    if target.dtype is not _INT64 and target.shape != input.shape:
+        target = _widen(target)
+    return _ce(input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing)
 
 
-def _cosine_embedding_loss(input1: Any, input2: Any, *args: Any) -> Any:
+def _cosine_embedding_loss(
+    input1: Any, input2: Any, target: Any, margin: Any, size_average: Any, reduce: Any, reduction: Any
+) -> Any:
     # torch's float16 kernel loses the 1e-12 (zero vectors give NaN); the generic body
     # computes half precision in float32 on every backend, torch included.
     if input1.dtype in _HALF or input2.dtype in _HALF:
         return NotImplemented
-    return F.cosine_embedding_loss(input1, input2, *args)
+    return _cosine(input1, input2, target, margin, size_average, reduce, reduction)
 
 
-def _gaussian_nll_loss(input: Any, target: Any, var: Any, *args: Any) -> Any:
+_gaussian = F.gaussian_nll_loss
+_Tensor = torch.Tensor
+
+
+def _gaussian_nll_loss(input: Any, target: Any, var: Any, full: Any, eps: Any, reduction: Any) -> Any:
     # torch's own function reads var's values (its negative check), which torch.compile
     # and torch.func transforms cannot do: there the generic body runs instead.
-    if not isinstance(var, float) and (
-        _is_compiling() or (type(var) is not torch.Tensor and _is_fake(var)) or _is_functorch_wrapped(var)
+    if type(var) is not float and (
+        _is_compiling() or (type(var) is not _Tensor and _is_fake(var)) or _is_functorch_wrapped(var)
     ):
         return NotImplemented
-    return F.gaussian_nll_loss(input, target, var, *args)
+    return _gaussian(input, target, var, full, eps, reduction)
 
 
 def _margin(kernel: Callable[..., Any]) -> Callable[..., Any]:
@@ -125,7 +154,7 @@ def _margin(kernel: Callable[..., Any]) -> Callable[..., Any]:
         # torch's kernel leaves an empty batch's reduction uninitialised: not taken for one.
         if input.ndim == 2 and input.shape[0] == 0:
             return NotImplemented
-        return kernel(input, _widen(target), *args)
+        return kernel(input, target if target.dtype is _INT64 else _widen(target), *args)
 
     return adapter
 
