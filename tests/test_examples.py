@@ -1,4 +1,5 @@
-"""Every worked example of the seed documents gives its quoted number, on every backend."""
+"""Every worked example of torch's and MindSpore's loss documentation gives its quoted number,
+on every backend."""
 
 from __future__ import annotations
 

@@ -76,7 +76,11 @@ def demo(out: Any = None) -> int:
     backends = list(converters)
     available = [e for e in EXAMPLES if hasattr(anyloss, e.loss)]
     width = max(len(e.title) for e in available)
-    print("anyloss demo: the worked examples of the seed documents, on every installed backend", file=out)
+    print(
+        "anyloss demo: the worked examples of torch's and MindSpore's loss documentation,"
+        " on every installed backend",
+        file=out,
+    )
     print("(✓ = the value rounds to the quoted number; ✗ = it does not)\n", file=out)
     header = f"{'example':<{width}}  {'quoted':>8}  " + "  ".join(f"{b:>18}" for b in backends)
     print(header, file=out)
@@ -227,7 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"anyloss {anyloss.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="the seed documents' worked examples on every installed backend")
+    commands.add_parser(
+        "demo",
+        help="the worked examples of torch's and MindSpore's loss documentation on every installed backend",
+    )
     _eval_parser(commands)
     commands.add_parser(
         "list",
