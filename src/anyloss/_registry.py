@@ -168,10 +168,6 @@ class LossRecord:
             and p.name not in OPTIONAL_ARRAYS
         }
 
-    def reduction_position(self) -> int:
-        """The position of ``reduction`` among the positional parameters."""
-        return [p.name for p in self.parameters].index("reduction")
-
 
 #: Every loss, in the order its family modules define them.
 RECORDS: dict[str, LossRecord] = {}

@@ -30,10 +30,6 @@ def _clamp_min_zero(xp: Any, z: Any) -> Any:
     return backend_for(xp).clamp_min(z, 0)
 
 
-def _resolve_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
-    return _reduction.check(_reduction.resolve(size_average, reduce, reduction))
-
-
 # --- margin_ranking_loss ---------------------------------------------------------------
 
 
@@ -88,7 +84,7 @@ def margin_ranking_loss(
     xp = backend.xp
     if native is not None:
         return native(input1, input2, target, margin, size_average, reduce, reduction)
-    reduction = _resolve_reduction(size_average, reduce, reduction)
+    reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     if not input1.ndim == input2.ndim == target.ndim:
         raise RuntimeError(
             "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
@@ -165,7 +161,7 @@ def hinge_embedding_loss(
     xp = backend.xp
     if native is not None:
         return native(input, target, margin, size_average, reduce, reduction)
-    reduction = _resolve_reduction(size_average, reduce, reduction)
+    reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     dtype = input.dtype
     if _xp.isdtype(xp, dtype, "bool"):
         raise RuntimeError(
@@ -256,7 +252,7 @@ def cosine_embedding_loss(
         if out is not NotImplemented:
             return out
     xp = backend.xp
-    reduction = _resolve_reduction(size_average, reduce, reduction)
+    reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     if target.ndim not in (0, 1):
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     sizes = f"{_checks.list_str(input1.shape)} and {_checks.list_str(input2.shape)}."
@@ -449,7 +445,7 @@ def triplet_margin_loss(
     xp = backend.xp
     if native is not None:
         return native(anchor, positive, negative, margin, p, eps, swap, size_average, reduce, reduction)
-    reduction = _resolve_reduction(size_average, reduce, reduction)
+    reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
     _check_same_ndim(anchor, positive, negative)
