@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from . import _xp
-from ._backends import backend_for
+from ._backends import Backend, backend_for
 from ._parts import MeanParts, MeanRequest
 
 _VALID = ("none", "mean", "sum")
@@ -102,15 +102,15 @@ def divide_unless_empty(xp: Any, total: Any, count: int, reduction: str) -> Any:
     return divide(xp, total, count, reduction)
 
 
-def mean(xp: Any, loss: Any, reduction: str = "mean") -> Any:
+def mean(backend: Backend, loss: Any, reduction: str = "mean") -> Any:
     """The mean of every element; NaN for an empty array, as torch (0/0)."""
-    return divide_by_count(xp, _xp.sum_all(xp, loss), _xp.numel(loss.shape), reduction)
+    return divide_by_count(backend.xp, backend.sum_all(loss), _xp.numel(loss.shape), reduction)
 
 
-def apply(xp: Any, loss: Any, reduction: str) -> Any:
+def apply(backend: Backend, loss: Any, reduction: str) -> Any:
     """Reduce an elementwise loss by 'none', 'mean' or 'sum'."""
     if reduction == "none":
         return loss
     if reduction == "sum":
-        return _xp.sum_all(xp, loss)
-    return mean(xp, loss, reduction)
+        return backend.sum_all(loss)
+    return mean(backend, loss, reduction)

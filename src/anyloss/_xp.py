@@ -3,8 +3,9 @@
 A helper that needs the namespace ``xp`` (from array-api-compat) takes it as its first
 argument.  Where a helper needs a capability that the standard lacks (stop a
 gradient, loop in a compiled graph) it asks the backend object; loss bodies never
-branch on the backend themselves.  A few helpers (``as_result``, ``sum_all``,
-``gather_class``) take a shorter path for NumPy arrays, told by their type.
+branch on the backend themselves.  ``as_result`` wraps the NumPy scalars that NumPy's
+reductions return.  The backend's own shortcuts (NumPy's summation and class gather) are
+methods of the backend object, which the bodies receive from the dispatch.
 """
 
 from __future__ import annotations
@@ -131,14 +132,6 @@ def as_result(xp: Any, loss: Any, dtype: Any) -> Any:
     return astype(xp, loss, dtype)
 
 
-def sum_all(xp: Any, x: Any) -> Any:
-    """The sum of every element.  A floating NumPy array goes straight to ``add.reduce``: the
-    very sum ``np.sum`` computes, without its Python layers (a third of a small loss's time)."""
-    if type(x) is np.ndarray and x.dtype.kind == "f":
-        return np.add.reduce(x, axis=None)
-    return xp.sum(x)
-
-
 def const(xp: Any, value: float, like: Any) -> Any:
     """A 0-D array holding ``value`` with the dtype and device of ``like``."""
     return xp.asarray(value, dtype=like.dtype, device=backend_for(xp).device(like))
@@ -166,21 +159,6 @@ def xlogy(xp: Any, x: Any, y: Any) -> Any:
 
 def index_dtype(xp: Any, like: Any) -> Any:
     return xp.__array_namespace_info__().default_dtypes(device=aac.device(like))["indexing"]
-
-
-def gather_class(xp: Any, x: Any, index: Any, axis: int) -> Any:
-    """``x`` at class ``index`` along ``axis`` (``index`` has ``x``'s shape without ``axis``)."""
-    axis = axis % x.ndim
-    if type(x) is np.ndarray and x.ndim == 2 and axis == 1:
-        # Rows and their classes by fancy indexing: take_along_axis's Python layers cost more
-        # than the gather at a few hundred rows.
-        return x[np.arange(x.shape[0]), index]
-    index = xp.expand_dims(index, axis=axis)
-    if hasattr(xp, "take_along_axis"):
-        return xp.squeeze(xp.take_along_axis(x, index, axis=axis), axis=axis)
-    classes = xp.arange(x.shape[axis], dtype=index.dtype, device=aac.device(x))
-    classes = xp.reshape(classes, (-1,) + (1,) * (x.ndim - axis - 1))
-    return xp.sum(xp.where(classes == index, x, xp.zeros_like(x)), axis=axis)
 
 
 # --- control flow --------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for
 from .._dispatch import dispatch
 from .._registry import Streaming, loss_record
 
@@ -29,11 +28,6 @@ def _rounded(xp: Any, a: Any, dtype: Any) -> Any:
     if a.dtype == dtype:
         return a
     return xp.astype(xp.astype(a, dtype), a.dtype)
-
-
-def _clamped_log(xp: Any, v: Any) -> Any:
-    # std::max(log(v), -100): a NaN log stays NaN, as in torch's kernel.
-    return backend_for(xp).clamp_min(v, _LOG_FLOOR)
 
 
 @loss_record(cls="BCELoss", family="binary", mean="the number of terms")
@@ -128,7 +122,10 @@ def binary_cross_entropy(
         work = _xp.compute_dtype(xp, dtype)
         x, t = _xp.astype(xp, input, work), _xp.astype(xp, target, work)
         xs, ts = backend.stop_gradient(x), backend.stop_gradient(t)
-        loss = (ts - 1.0) * _clamped_log(xp, xp.log1p(-xs)) - ts * _clamped_log(xp, xp.log(xs))
+        # std::max(log(v), -100): a NaN log stays NaN, as in torch's kernel.
+        loss = (ts - 1.0) * backend.clamp_min(xp.log1p(-xs), _LOG_FLOOR) - ts * backend.clamp_min(
+            xp.log(xs), _LOG_FLOOR
+        )
         if backend.differentiable:
             # torch's backward is written by hand: neither gradient is the clamp's.
             # The floor is taken in the input's dtype: 0 in float16, so 0/0 is NaN there.
@@ -139,7 +136,7 @@ def binary_cross_entropy(
             loss = backend.with_gradient(loss, t, -xp.log(xs / (1.0 - xs)))
         if weight is not None:
             loss = loss * _xp.astype(xp, weight, work)
-        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
 
 
 @loss_record(cls="BCEWithLogitsLoss", family="binary", mean="the number of terms")
@@ -257,7 +254,7 @@ def binary_cross_entropy_with_logits(
         loss = linear + softplus
         if weight is not None:
             loss = _rounded(xp, loss, dtype) * _xp.astype(xp, weight, work)
-        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
 
 
 @loss_record(cls="SoftMarginLoss", family="binary", mean="the number of terms")
@@ -347,7 +344,7 @@ def soft_margin_loss(
             e_grad = _rounded(xp, xp.exp(_rounded(xp, -(xs * t), product)), product)
             grad = -_rounded(xp, t * e_grad, dtype) / (1.0 + e_grad)
             loss = backend.with_gradient(loss, x, _xp.astype(xp, grad, work))
-        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
 
 
 # --- multilabel_soft_margin_loss --------------------------------------------------------
@@ -441,7 +438,7 @@ def multilabel_soft_margin_loss(
         if reduction in ("mean", "sum") and loss.ndim == input.ndim and rows and loss.shape[-1]:
             # The class means reduced at once: one sum over every element (XLA fuses it with
             # the terms: 25% faster than the row sums then their mean; equal to rounding).
-            total = _xp.sum_all(xp, loss)
+            total = backend.sum_all(loss)
             if reduction == "sum":
                 return _xp.as_result(xp, total / input.shape[-1], dtype)
             return _xp.as_result(xp, _reduction.divide(xp, total, input.shape[-1] * rows, reduction), dtype)
@@ -450,7 +447,7 @@ def multilabel_soft_margin_loss(
         if reduction == "none":
             out = loss
         elif reduction == "mean":
-            out = _reduction.mean(xp, loss, reduction)
+            out = _reduction.mean(backend, loss, reduction)
         elif reduction == "sum":
             out = xp.sum(loss)
         else:

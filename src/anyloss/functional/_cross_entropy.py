@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for
+from .._backends import Backend
 from .._dispatch import dispatch
 from .._registry import CLASS_INDEX, loss_record
 
@@ -107,24 +107,25 @@ def _check_nll(xp: Any, input: Any, target: Any, weight: Any) -> None:
     _checks.check_weight_dtype(input.dtype, weight)
 
 
-def _check_class_range(xp: Any, t: Any, valid: Any, n_classes: int) -> None:
+def _check_class_range(backend: Backend, t: Any, valid: Any, n_classes: int) -> None:
     """torch's IndexError for a class index outside [0, C) that is not ignore_index."""
+    xp = backend.xp
     if _xp.numel(t.shape) == 0:
         return
-    if backend_for(xp).known_within(t, 0, n_classes):
+    if backend.known_within(t, 0, n_classes):
         return
     bad = valid & ((t < 0) | (t >= n_classes))
     # The mask, not the target, is what must be concrete: under jax.jit a concrete
     # target still gives traced comparisons.
-    if backend_for(xp).is_concrete(bad) and bool(xp.any(bad)):
+    if backend.is_concrete(bad) and bool(xp.any(bad)):
         raise IndexError(f"Target {_first_value(xp, t, bad)} is out of bounds.")
 
 
-def _log_softmax(xp: Any, x: Any, axis: int) -> Any:
+def _log_softmax(backend: Backend, x: Any, axis: int) -> Any:
     if _xp.numel(x.shape) == 0:
         # Nothing to normalise; Dask cannot even infer the maximum of an empty array.
         return x
-    return backend_for(xp).log_softmax(x, axis=axis)
+    return backend.log_softmax(x, axis=axis)
 
 
 def _class_dim(input: Any) -> int:
@@ -139,7 +140,7 @@ def _class_shape(ndim: int, class_dim: int, size: int) -> tuple[int, ...]:
 
 
 def _nll_terms(
-    xp: Any, logp: Any, target: Any, weight: Any, ignore_index: int, lse: Any = None
+    backend: Backend, logp: Any, target: Any, weight: Any, ignore_index: int, lse: Any = None
 ) -> tuple[Any, Any, Any, Any]:
     """The per-element NLL ``−w[t]·logp[t]`` (0 where ignored) and the weights ``w[t]``.
 
@@ -153,24 +154,25 @@ def _nll_terms(
     An out-of-range index that is not ignored gives NaN: eager backends raised already,
     lazy ones must not gather out of bounds.
     """
+    xp = backend.xp
     class_dim = _class_dim(logp)
     n_classes = logp.shape[class_dim]
     t = _index_target(xp, target)
     if logp.ndim == 1:
         t = xp.reshape(t, ())
     valid = t != ignore_index
-    _check_class_range(xp, t, valid, n_classes)
-    if weight is None and backend_for(xp).is_concrete(valid) and bool(xp.all(valid)):
+    _check_class_range(backend, t, valid, n_classes)
+    if weight is None and backend.is_concrete(valid) and bool(xp.all(valid)):
         # Eager, nothing ignored, every class in range (checked above): nothing to mask, and
         # the 'mean' denominator is the count (``w_t`` None).
-        picked = _xp.gather_class(xp, logp, t, axis=class_dim)
+        picked = backend.gather_class(logp, t, axis=class_dim)
         if lse is not None:
             picked = picked - xp.squeeze(lse, axis=class_dim)
         return -picked, None, valid, t
     in_range = (t >= 0) & (t < n_classes)
     use = valid & in_range
     safe_t = xp.where(use, t, xp.zeros_like(t))
-    picked = _xp.gather_class(xp, logp, safe_t, axis=class_dim)
+    picked = backend.gather_class(logp, safe_t, axis=class_dim)
     if lse is not None:
         picked = picked - xp.squeeze(lse, axis=class_dim)
     zero = xp.zeros_like(picked)
@@ -181,13 +183,14 @@ def _nll_terms(
         loss = -picked
     else:
         full = xp.broadcast_to(xp.reshape(weight, _class_shape(logp.ndim, class_dim, -1)), logp.shape)
-        w_t = xp.where(valid, _xp.gather_class(xp, full, safe_t, axis=class_dim), zero)
+        w_t = xp.where(valid, backend.gather_class(full, safe_t, axis=class_dim), zero)
         loss = -(picked * w_t)
     loss = xp.where(valid, xp.where(in_range, loss, xp.full_like(loss, _NAN)), zero)
     return loss, w_t, valid, safe_t
 
 
-def _reduce_nll(xp: Any, loss: Any, w_t: Any, reduction: str) -> Any:
+def _reduce_nll(backend: Backend, loss: Any, w_t: Any, reduction: str) -> Any:
+    xp = backend.xp
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -195,7 +198,7 @@ def _reduce_nll(xp: Any, loss: Any, w_t: Any, reduction: str) -> Any:
     # Weighted mean over the non-ignored targets; 0/0 when all are ignored is torch's NaN,
     # and its gradient is 0 because every ignored position is masked out by where.
     if w_t is None:
-        return _reduction.mean(xp, loss, reduction)
+        return _reduction.mean(backend, loss, reduction)
     return _reduction.divide(xp, xp.sum(loss), xp.sum(w_t), reduction)
 
 
@@ -281,17 +284,18 @@ def nll_loss(
     with backend.quiet_floating_point():
         work = _xp.compute_dtype(xp, input.dtype)
         logp = _xp.astype(xp, input, work)
-        loss, w_t, _, _ = _nll_terms(xp, logp, target, _weight_in(xp, weight, work), ignore_index)
-        return _xp.as_result(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
+        loss, w_t, _, _ = _nll_terms(backend, logp, target, _weight_in(xp, weight, work), ignore_index)
+        return _xp.as_result(xp, _reduce_nll(backend, loss, w_t, reduction), input.dtype)
 
 
 # --- cross_entropy ----------------------------------------------------------------------
 
 
 def _probability_targets(
-    xp: Any, input: Any, target: Any, weight: Any, reduction: str, label_smoothing: float
+    backend: Backend, input: Any, target: Any, weight: Any, reduction: str, label_smoothing: float
 ) -> Any:
     """torch's cross_entropy_loss_prob_target: ``−Σ_c w_c·q_c·log_softmax(x)_c``."""
+    xp = backend.xp
     if input.ndim == 0:
         raise IndexError("Dimension specified as 1 but tensor has no dimensions")
     class_dim = _class_dim(input)
@@ -307,7 +311,7 @@ def _probability_targets(
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing:g}")
     dtype = _checks.result_type(xp, input, target, weight)
     work = _xp.compute_dtype(xp, dtype)
-    logp = _log_softmax(xp, _xp.astype(xp, input, work), axis=class_dim)
+    logp = _log_softmax(backend, _xp.astype(xp, input, work), axis=class_dim)
     q = _xp.astype(xp, target, work)
     if label_smoothing > 0.0:
         q = q * (1.0 - label_smoothing) + label_smoothing / n_classes
@@ -429,7 +433,7 @@ def cross_entropy(
                 )
             if ignore_index >= 0:
                 raise RuntimeError("ignore_index is not supported for floating point target")
-            return _probability_targets(xp, input, target, weight, reduction, label_smoothing)
+            return _probability_targets(backend, input, target, weight, reduction, label_smoothing)
         if label_smoothing > 1.0:
             raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing:g}")
         if input.ndim == 0:
@@ -449,12 +453,12 @@ def cross_entropy(
         if not smoothing and _xp.numel(x.shape) > 0:
             # Only the target's log-probability is needed: logits[t] − logsumexp.
             lse = backend.logsumexp(x, axis=class_dim, keepdims=True)
-            loss, w_t, _, _ = _nll_terms(xp, x, target, w, ignore_index, lse=lse)
-            return _xp.as_result(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
-        logp = _log_softmax(xp, x, axis=class_dim)
-        loss, w_t, valid, _ = _nll_terms(xp, logp, target, w, ignore_index)
+            loss, w_t, _, _ = _nll_terms(backend, x, target, w, ignore_index, lse=lse)
+            return _xp.as_result(xp, _reduce_nll(backend, loss, w_t, reduction), input.dtype)
+        logp = _log_softmax(backend, x, axis=class_dim)
+        loss, w_t, valid, _ = _nll_terms(backend, logp, target, w, ignore_index)
         if not smoothing:
-            return _xp.as_result(xp, _reduce_nll(xp, loss, w_t, reduction), input.dtype)
+            return _xp.as_result(xp, _reduce_nll(backend, loss, w_t, reduction), input.dtype)
         # torch's cross_entropy_loss_label_smoothing: the uniform part −Σ_c w_c·logp_c,
         # zero where the target is ignored, over the same denominator as the NLL part.
         weighted = logp if w is None else logp * xp.reshape(w, _class_shape(logp.ndim, class_dim, -1))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for, namespace_from_types
+from .._backends import Backend, backend_for, namespace_from_types
 from .._dispatch import dispatch
 from .._registry import Streaming, loss_record
 
@@ -133,7 +133,7 @@ def _first(values: Any, bad: Any) -> int:
 
 
 def _check_lengths(
-    xp: Any,
+    backend: Backend,
     input_lengths: Any,
     target_lengths: Any,
     targets_shape: tuple[int, ...],
@@ -145,12 +145,11 @@ def _check_lengths(
     Runs only on concrete lengths (Python lists always are).  On lazy arrays only the
     static shape check runs and None is returned (the padded width is used instead).
     """
-    concrete = backend_for(xp).is_concrete(target_lengths) and backend_for(xp).is_concrete(input_lengths)
+    xp = backend.xp
+    concrete = backend.is_concrete(target_lengths) and backend.is_concrete(input_lengths)
     if concrete and batch_size:
         # Concrete arrays closed over by a jax.jit trace still give traced results.
-        concrete = backend_for(xp).is_concrete(target_lengths < 0) and backend_for(xp).is_concrete(
-            input_lengths < 0
-        )
+        concrete = backend.is_concrete(target_lengths < 0) and backend.is_concrete(input_lengths < 0)
     padded = len(targets_shape) == 2
     longest: int | None = None
     if concrete:
@@ -202,17 +201,18 @@ def _np_namespace() -> Any:
 # --- the recursion --------------------------------------------------------------------
 
 
-def _logsumexp(xp: Any, *terms: Any) -> Any:
+def _logsumexp(backend: Backend, *terms: Any) -> Any:
     """log(Σ exp(terms)) as torch's CTC kernel computes it, with NaN-free gradients.
 
     The shift is the (gradient-free) maximum, or 0 when every term is −inf; a sum of 0
     gives −inf without evaluating log(0), so that states no alignment reaches pass a zero
     gradient rather than 0·∞.
     """
+    xp = backend.xp
     m = terms[0]
     for term in terms[1:]:
         m = xp.where(term > m, term, m)
-    m = backend_for(xp).stop_gradient(xp.where(m == _NEG_INF, xp.zeros_like(m), m))
+    m = backend.stop_gradient(xp.where(m == _NEG_INF, xp.zeros_like(m), m))
     total = xp.exp(terms[0] - m)
     for term in terms[1:]:
         total = total + xp.exp(term - m)
@@ -258,7 +258,7 @@ def _labels(xp: Any, targets: Any, target_lengths: Any, width: int, blank: int, 
 
 
 def _negative_log_likelihood(
-    xp: Any, log_probs: Any, labels: Any, input_lengths: Any, target_lengths: Any, blank: int
+    backend: Backend, log_probs: Any, labels: Any, input_lengths: Any, target_lengths: Any, blank: int
 ) -> Any:
     """−log p(target | input) per sequence: the forward recursion over 2S+1 extended labels.
 
@@ -268,6 +268,7 @@ def _negative_log_likelihood(
     initialisation (α₀ = log_probs at blank and at the first label) through the same
     step.
     """
+    xp = backend.xp
     T, N, C = log_probs.shape
     S = labels.shape[1]
     K = 2 * S + 1
@@ -307,12 +308,12 @@ def _negative_log_likelihood(
         if K > 2:
             two_back = xp.concat([neg_inf, neg_inf, alpha[:, : K - 2]], axis=1)
             two_back = xp.where(skip, two_back, xp.full_like(two_back, _NEG_INF))
-            reached = _logsumexp(xp, alpha, one_back, two_back)
+            reached = _logsumexp(backend, alpha, one_back, two_back)
         else:
-            reached = _logsumexp(xp, alpha, one_back)
+            reached = _logsumexp(backend, alpha, one_back)
         return xp.where(t < lengths, reached + emissions[t, ...], alpha)
 
-    alpha = backend_for(xp).fori_loop(0, T, step, alpha0)
+    alpha = backend.fori_loop(0, T, step, alpha0)
 
     # The likelihood is the sum over the last two states of each sequence (just the
     # final blank for an empty target).
@@ -324,11 +325,11 @@ def _negative_log_likelihood(
     before_last_state = xp.where(has_label, 2 * tl - 1, xp.zeros_like(tl))
     before_last = xp.take(flat_alpha, base + before_last_state, axis=0)
     before_last = xp.where(has_label, before_last, xp.full_like(before_last, _NEG_INF))
-    return -_logsumexp(xp, last, before_last)
+    return -_logsumexp(backend, last, before_last)
 
 
 def _torch_gradient_terms(
-    xp: Any, log_probs: Any, input_lengths: Any, infinite: Any, zero_infinity: bool
+    backend: Backend, log_probs: Any, input_lengths: Any, infinite: Any, zero_infinity: bool
 ) -> Any:
     """Zero-valued per-sequence terms whose gradient is what torch adds to the true one.
 
@@ -338,11 +339,12 @@ def _torch_gradient_terms(
     every ``t < input_length`` (exp(−∞ + ∞)); with ``zero_infinity`` torch zeroes the
     whole gradient, which the caller's ``where`` does.
     """
+    xp = backend.xp
     T = log_probs.shape[0]
     dev = _xp.device(log_probs)
     time = xp.reshape(xp.arange(T, dtype=input_lengths.dtype, device=dev), (T, 1, 1))
     active = time < input_lengths[None, :, None]
-    nan_rows = backend_for(xp).stop_gradient(infinite)
+    nan_rows = backend.stop_gradient(infinite)
     if zero_infinity:
         nan_rows = xp.zeros_like(nan_rows)
 
@@ -350,7 +352,7 @@ def _torch_gradient_terms(
         g = xp.where(active, xp.exp(lp), xp.zeros_like(lp))
         return xp.where(active & nan_rows[None, :, None], xp.full_like(lp, float("nan")), g)
 
-    return backend_for(xp).zero_with_gradient(log_probs, gradient, (active, nan_rows), (0, 2))
+    return backend.zero_with_gradient(log_probs, gradient, (active, nan_rows), (0, 2))
 
 
 # --- the function ---------------------------------------------------------------------
@@ -478,7 +480,7 @@ def ctc_loss(
     xp = backend.xp
     with backend.quiet_floating_point():
         return _ctc_loss(
-            xp,
+            backend,
             log_probs,
             targets,
             input_lengths,
@@ -491,7 +493,7 @@ def ctc_loss(
 
 
 def _ctc_loss(
-    xp: Any,
+    backend: Backend,
     log_probs: Any,
     targets: Any,
     input_lengths: Any,
@@ -501,6 +503,7 @@ def _ctc_loss(
     zero_infinity: bool,
     tensor_lengths: bool,
 ) -> Any:
+    xp = backend.xp
     dev = _xp.device(log_probs)
     if tensor_lengths:
         for name, lengths in (("input_lengths", input_lengths), ("target_lengths", target_lengths)):
@@ -534,34 +537,34 @@ def _ctc_loss(
     if tensor_lengths:
         input_lengths = _xp.astype(xp, xp.reshape(input_lengths, (-1,)), idx)
         target_lengths = _xp.astype(xp, xp.reshape(target_lengths, (-1,)), idx)
-        check_xp, checked = xp, (input_lengths, target_lengths)
+        check, checked = backend, (input_lengths, target_lengths)
     else:
         # Lengths given as lists are static: they are checked on every backend, lazy or not.
-        check_xp = _np_namespace()
-        checked = (check_xp.asarray(input_lengths), check_xp.asarray(target_lengths))
+        check = backend_for(_np_namespace())
+        checked = (check.xp.asarray(input_lengths), check.xp.asarray(target_lengths))
         input_lengths = xp.asarray(input_lengths, dtype=idx, device=dev)
         target_lengths = xp.asarray(target_lengths, dtype=idx, device=dev)
     if input_lengths.shape[0] != N:
         raise RuntimeError("input_lengths must be of size batch_size")
     if target_lengths.shape[0] != N:
         raise RuntimeError("target_lengths must be of size batch_size")
-    longest = _check_lengths(check_xp, *checked, tuple(targets.shape), N, T)
+    longest = _check_lengths(check, *checked, tuple(targets.shape), N, T)
     # The recursion needs as many label slots as the longest target: known from the
     # values when they can be read, else bounded by the targets' static shape.
     width = targets.shape[-1] if targets.ndim == 2 else targets.shape[0]
     if longest is not None:
         width = min(width, longest)
     labels = _labels(xp, targets, target_lengths, width, blank, C)
-    nll = _negative_log_likelihood(xp, log_probs, labels, input_lengths, target_lengths, blank)
+    nll = _negative_log_likelihood(backend, log_probs, labels, input_lengths, target_lengths, blank)
     infinite = nll == float("inf")
-    loss = nll + _torch_gradient_terms(xp, log_probs, input_lengths, infinite, zero_infinity)
+    loss = nll + _torch_gradient_terms(backend, log_probs, input_lengths, infinite, zero_infinity)
     if zero_infinity:
         loss = xp.where(infinite, xp.zeros_like(loss), loss)
     # float32 rounding can take a certain target's zero loss a few ulp below zero.
     steps = _xp.astype(xp, input_lengths, dtype) + 1.0
     tolerance = steps * (_ROUNDING_ULPS_PER_STEP * float(xp.finfo(dtype).eps))
     rounded_below_zero = (loss < 0) & (loss > -tolerance)
-    loss = xp.where(rounded_below_zero, loss - backend_for(xp).stop_gradient(loss), loss)
+    loss = xp.where(rounded_below_zero, loss - backend.stop_gradient(loss), loss)
     if reduction == "none":
         return loss if batched else xp.reshape(loss, ())
     if reduction == "sum":

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for
+from .._backends import Backend, backend_for
 from .._dispatch import dispatch
 from .._registry import ROWS, Streaming, loss_record
 
@@ -23,11 +23,6 @@ __all__ = [
 # torch's cosine_embedding_loss adds EPSILON = 1e-12 to each squared norm; that constant
 # is a C++ float, so float64 inputs see float32's nearest value to 1e-12.
 _COSINE_EPS = 9.999999960041972e-13
-
-
-def _clamp_min_zero(xp: Any, z: Any) -> Any:
-    """torch's ``clamp_min(z, 0)`` (the gradient passes at 0, NaN stays NaN)."""
-    return backend_for(xp).clamp_min(z, 0)
 
 
 # --- margin_ranking_loss ---------------------------------------------------------------
@@ -104,8 +99,8 @@ def margin_ranking_loss(
         x2 = _xp.astype(xp, input2, work)
         t = _xp.astype(xp, target, work)
         # m − t·(x1 − x2) is torch's −t·(x1 − x2) + m to the bit, one pass shorter.
-        loss = _clamp_min_zero(xp, float(margin) - t * (x1 - x2))
-        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
+        loss = backend.clamp_min(float(margin) - t * (x1 - x2), 0)
+        return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
 
 
 # --- hinge_embedding_loss --------------------------------------------------------------
@@ -178,9 +173,9 @@ def hinge_embedding_loss(
         x = _xp.astype(xp, input, work)
         # torch's kernel converts the margin to the input's dtype: integers truncate it.
         m = int(margin) if integral else float(margin)
-        hinge = _clamp_min_zero(xp, m - x)
+        hinge = backend.clamp_min(m - x, 0)
         loss = backend.hinge_embedding_terms(x, hinge, target)
-        loss = _reduction.apply(xp, loss, reduction)
+        loss = _reduction.apply(backend, loss, reduction)
         if integral and reduction == "sum":
             # torch sums every integer dtype into int64.
             dtype = _xp.index_dtype(xp, loss)
@@ -274,9 +269,9 @@ def cosine_embedding_loss(
         squares2 = xp.sum(x2 * x2, axis=-1) + _COSINE_EPS
         cos = dot / xp.sqrt(squares1 * squares2)
         zero = xp.zeros_like(cos)
-        dissimilar = _clamp_min_zero(xp, cos - float(margin))
+        dissimilar = backend.clamp_min(cos - float(margin), 0)
         loss = xp.where(target == 1, 1.0 - cos, zero) + xp.where(target == -1, dissimilar, zero)
-        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
 
 
 # --- triplet losses --------------------------------------------------------------------
@@ -289,13 +284,14 @@ def _format_order(p: float) -> str:
     return repr(float(p))
 
 
-def _vector_norm(xp: Any, x: Any, p: float) -> Any:
+def _vector_norm(backend: Backend, x: Any, p: float) -> Any:
     """torch's ``linalg.vector_norm(x, p, dim=-1)`` with torch's gradients.
 
     Every order torch accepts: 0 counts the non-zeros, ±inf take max/min of |x|,
     negative orders are ``(Σ|x|^p)^(1/p)``.  The gradient is 0 where the norm is 0
     (torch masks it there), via a double ``where`` around the root.
     """
+    xp = backend.xp
     if 0 in x.shape:
         # Empty: a norm of nothing is 0 (the orders without an identity raised already),
         # and some libraries cannot take max/min over an empty batch.
@@ -307,7 +303,7 @@ def _vector_norm(xp: Any, x: Any, p: float) -> Any:
         total = xp.sum(x * x, axis=-1)
         zero = total == 0
         return xp.where(zero, xp.zeros_like(total), xp.sqrt(xp.where(zero, xp.ones_like(total), total)))
-    magnitude = backend_for(xp).abs(x)
+    magnitude = backend.abs(x)
     if p == math.inf:
         return xp.max(magnitude, axis=-1)
     if p == -math.inf:
@@ -321,7 +317,7 @@ def _vector_norm(xp: Any, x: Any, p: float) -> Any:
     return xp.where(zero, xp.zeros_like(total), root)
 
 
-def _distance(xp: Any, x1: Any, x2: Any, p: float, eps: float) -> Any:
+def _distance(backend: Backend, x1: Any, x2: Any, p: float, eps: float) -> Any:
     """torch's ``pairwise_distance``: ``‖x1 − x2 + eps‖_p`` over the last dimension.
 
     The epsilon is added to the difference (not to the norm), so identical vectors are
@@ -329,6 +325,7 @@ def _distance(xp: Any, x1: Any, x2: Any, p: float, eps: float) -> Any:
     Computed in the pair's own dtype (integers: float32, half: float32), as torch
     computes each distance before promoting with the others.
     """
+    xp = backend.xp
     work = _xp.compute_dtype(xp, _checks.float_result_type(xp, x1, x2))
     shape = _checks.broadcast_shapes(x1.shape, x2.shape)
     if shape and shape[-1] == 0 and (p < 0 or p == math.inf):
@@ -341,7 +338,7 @@ def _distance(xp: Any, x1: Any, x2: Any, p: float, eps: float) -> Any:
     if diff.ndim == 0:
         # torch takes the norm of a 0-D difference over "dimension -1" of the scalar.
         diff = xp.reshape(diff, (1,))
-    return _vector_norm(xp, diff, p)
+    return _vector_norm(backend, diff, p)
 
 
 def _pairwise_distance(x1: Any, x2: Any) -> Any:
@@ -351,8 +348,9 @@ def _pairwise_distance(x1: Any, x2: Any) -> Any:
     """
     xp = _xp.array_namespace(x1, x2)
     dtype = _checks.float_result_type(xp, x1, x2)
-    with backend_for(xp).quiet_floating_point():
-        d = _distance(xp, x1, x2, 2.0, 1e-6)
+    backend = backend_for(xp)
+    with backend.quiet_floating_point():
+        d = _distance(backend, x1, x2, 2.0, 1e-6)
         return _xp.as_result(xp, d, dtype)
 
 
@@ -371,9 +369,9 @@ def _minimum(xp: Any, a: Any, b: Any) -> Any:
     return xp.minimum(a, b)
 
 
-def _triplet(xp: Any, d_pos: Any, d_neg: Any, margin: float) -> Any:
+def _triplet(backend: Backend, d_pos: Any, d_neg: Any, margin: float) -> Any:
     _checks.broadcast_shapes(d_pos.shape, d_neg.shape)
-    return _clamp_min_zero(xp, float(margin) + d_pos - d_neg)
+    return backend.clamp_min(float(margin) + d_pos - d_neg, 0)
 
 
 @loss_record(
@@ -452,13 +450,13 @@ def triplet_margin_loss(
     dtype = _checks.float_result_type(xp, anchor, positive, negative)
     work = _xp.compute_dtype(xp, dtype)
     with backend.quiet_floating_point():
-        d_pos = _xp.astype(xp, _distance(xp, anchor, positive, p, eps), work)
-        d_neg = _xp.astype(xp, _distance(xp, anchor, negative, p, eps), work)
+        d_pos = _xp.astype(xp, _distance(backend, anchor, positive, p, eps), work)
+        d_neg = _xp.astype(xp, _distance(backend, anchor, negative, p, eps), work)
         if swap:
-            d_swap = _xp.astype(xp, _distance(xp, positive, negative, p, eps), work)
+            d_swap = _xp.astype(xp, _distance(backend, positive, negative, p, eps), work)
             d_neg = _minimum(xp, d_neg, d_swap)
-        loss = _triplet(xp, d_pos, d_neg, margin)
-        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
+        loss = _triplet(backend, d_pos, d_neg, margin)
+        return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
 
 
 @loss_record(
@@ -550,5 +548,5 @@ def triplet_margin_with_distance_loss(
         # their dtype: for half-precision distances, ``margin + d_pos`` is rounded too.
         shifted = _xp.astype(xp, float(margin) + _xp.astype(xp, d_pos, work), dtype)
         d_neg = _xp.astype(xp, d_neg, work)
-        loss = _clamp_min_zero(xp, _xp.astype(xp, shifted, work) - d_neg)
-        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
+        loss = backend.clamp_min(_xp.astype(xp, shifted, work) - d_neg, 0)
+        return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)

@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for
+from .._backends import Backend
 from .._dispatch import dispatch
 from .._registry import Streaming, loss_record
 
@@ -175,21 +175,22 @@ def poisson_nll_loss(
         if full:
             t_own = _xp.astype(xp, target, _xp.compute_dtype(xp, _float_of(xp, target.dtype)))
             loss = loss + _xp.astype(xp, _stirling(xp, t_own), work)
-        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
 
 
 # --- gaussian_nll_loss ----------------------------------------------------------------
 
 
-def _check_negative_var(xp: Any, var: Any) -> None:
+def _check_negative_var(backend: Backend, var: Any) -> None:
     """torch's value check: a negative variance raises (only where values can be read)."""
-    if _xp.isdtype(xp, var.dtype, "bool") or not backend_for(xp).is_concrete(var):
+    xp = backend.xp
+    if _xp.isdtype(xp, var.dtype, "bool") or not backend.is_concrete(var):
         return
     zero = 0.0 if _xp.is_floating(xp, var.dtype) else 0
     negative = xp.any(var < zero)
     # Asked of the condition itself: under jax.jit a constant closed over by the traced
     # function still gives a traced comparison.
-    if backend_for(xp).is_concrete(negative) and bool(negative):
+    if backend.is_concrete(negative) and bool(negative):
         raise ValueError("var has negative entry/entries")
 
 
@@ -296,7 +297,7 @@ def gaussian_nll_loss(
         var_dtype, var_ndim = _float_of(xp, input.dtype), input.ndim
         var_shape: tuple[int, ...] = tuple(input.shape)
     elif hasattr(var, "dtype") and hasattr(var, "shape"):
-        _check_negative_var(xp, var)
+        _check_negative_var(backend, var)
         var_dtype, var_shape = var.dtype, tuple(var.shape)
         if _var_shape(tuple(input.shape), var_shape):
             var = xp.expand_dims(var, axis=-1)
@@ -332,7 +333,7 @@ def gaussian_nll_loss(
         loss = 0.5 * (xp.log(v) + (d * d) / v)
         if full:
             loss = loss + _HALF_LOG_2PI
-        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
 
 
 # --- kl_div ---------------------------------------------------------------------------
@@ -426,7 +427,7 @@ def kl_div(
             loss = xp.exp(t) * (t - x)
         else:
             loss = _xp.xlogy(xp, t, t) - t * x
-        loss = _reduction.apply(xp, loss, applied)
+        loss = _reduction.apply(backend, loss, applied)
         if reduction == "batchmean":
             # A 0-D input has no batch: its 'batchmean' is the sum itself.
             loss = _reduction.divide(xp, loss, input.shape[0] if input.ndim else 1, reduction)

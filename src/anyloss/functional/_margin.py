@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for
+from .._backends import Backend
 from .._dispatch import dispatch
 from .._registry import ROWS, Streaming, loss_record
 from ._cross_entropy import _index_target, _is_integer
@@ -144,7 +144,7 @@ def multi_margin_loss(
         if nframe > 0 and backend.is_concrete(in_range) and not bool(xp.all(in_range)):
             raise RuntimeError("target out of range")
         safe_t = xp.where(in_range, t, xp.zeros_like(t))
-        x_t = _xp.gather_class(xp, x, safe_t, axis=1)
+        x_t = backend.gather_class(x, safe_t, axis=1)
         # torch's z = margin − x[y] + x_j, left to right: the first difference is per row.
         z = xp.expand_dims(margin - x_t, axis=1) + x
         # Strict >: a term exactly at the margin passes no gradient, as torch's kernel.
@@ -152,8 +152,8 @@ def multi_margin_loss(
         if p == 2:
             h = h * h
         if weight is not None:
-            w_t = _xp.gather_class(
-                xp, xp.broadcast_to(xp.reshape(weight, (1, n_classes)), x.shape), safe_t, axis=1
+            w_t = backend.gather_class(
+                xp.broadcast_to(xp.reshape(weight, (1, n_classes)), x.shape), safe_t, axis=1
             )
             h = h * xp.expand_dims(w_t, axis=1)
         loss = xp.sum(h, axis=1) / n_classes
@@ -165,31 +165,35 @@ def multi_margin_loss(
 # --- multilabel_margin_loss -------------------------------------------------------------
 
 
-def _positions(xp: Any, like: Any) -> Any:
+def _positions(backend: Backend, like: Any) -> Any:
     """0, 1, ..., n − 1 along the last axis of ``like`` (an integer array), broadcast to its shape."""
+    xp = backend.xp
     n = like.shape[-1]
-    positions = xp.arange(n, dtype=like.dtype, device=backend_for(xp).device(like))
+    positions = xp.arange(n, dtype=like.dtype, device=backend.device(like))
     return xp.broadcast_to(positions, like.shape)
 
 
-def _multilabel_hinge_by_slot(xp: Any, x: Any, t: Any, positions: Any, counted: Any, slots: int) -> Any:
+def _multilabel_hinge_by_slot(
+    backend: Backend, x: Any, t: Any, positions: Any, counted: Any, slots: int
+) -> Any:
     """Σ_j Σ_(k not a target) max(0, 1 − x[t_j] + x_k) per row, one target slot at a time.
 
     ``slots`` is the largest number of counted entries of any row: O(N·C) memory and
     O(N·C·slots) work, as torch's kernel.
     """
+    xp = backend.xp
     if slots == 0:  # zeros that still depend on x, so the gradient is 0, not missing
         return xp.sum(xp.where(positions < 0, x, xp.zeros_like(x)), axis=1)
     counted = counted[:, :slots]
     safe = xp.where(counted, t[:, :slots], xp.zeros_like(t[:, :slots]))
-    is_target = xp.zeros(t.shape, dtype=xp.bool, device=backend_for(xp).device(t))
+    is_target = xp.zeros(t.shape, dtype=xp.bool, device=backend.device(t))
     for j in range(slots):
         is_target = is_target | ((positions == safe[:, j : j + 1]) & counted[:, j : j + 1])
     not_target = ~is_target
     zero = _xp.const(xp, 0.0, x)
     loss = 0.0
     for j in range(slots):
-        picked = _xp.gather_class(xp, x, safe[:, j], axis=1)
+        picked = backend.gather_class(x, safe[:, j], axis=1)
         z = (1.0 - xp.expand_dims(picked, axis=1)) + x  # torch's z = 1 − x[t_j] + x_k
         # Strict >: a pair exactly at the margin passes no gradient, as torch's kernel.
         row = xp.sum(xp.where((z > 0) & not_target, z, zero), axis=1)
@@ -198,51 +202,56 @@ def _multilabel_hinge_by_slot(xp: Any, x: Any, t: Any, positions: Any, counted: 
 
 
 def _multilabel_slot(
-    xp: Any, x: Any, safe: Any, counted: Any, not_target: Any, j: Any
+    backend: Backend, x: Any, safe: Any, counted: Any, not_target: Any, j: Any
 ) -> tuple[Any, Any, Any]:
     """Slot ``j`` (a traced index) of every row: torch's z = 1 − x[t_j] + x_k, the pairs
     that pass it (strict >: no gradient at the margin; non-target k of a counted slot
     only), and the slot's targets, shape (N, 1)."""
+    xp = backend.xp
     column = xp.reshape(j, (1,))
     t_j = xp.take(safe, column, axis=1)
-    picked = _xp.gather_class(xp, x, t_j[:, 0], axis=1)
+    picked = backend.gather_class(x, t_j[:, 0], axis=1)
     z = (1.0 - xp.expand_dims(picked, axis=1)) + x
     return z, (z > 0) & not_target & xp.take(counted, column, axis=1), t_j
 
 
-def _multilabel_gradient(xp: Any, x: Any, safe: Any, counted: Any, not_target: Any, slots: Any) -> Any:
+def _multilabel_gradient(
+    backend: Backend, x: Any, safe: Any, counted: Any, not_target: Any, slots: Any
+) -> Any:
     """d loss_n / d x[n, k] of the slot sum: +1 for each active pair (j, k), and minus the
     number of slot j's active pairs at column t_j (torch's kernel, before the 1/C)."""
-    positions = _positions(xp, safe)
+    xp = backend.xp
+    positions = _positions(backend, safe)
     one, zero = _xp.const(xp, 1.0, x), _xp.const(xp, 0.0, x)
 
     def add_slot(j: Any, carry: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
         # Each slot subtracts the previous slot's count: its own (a row sum) goes to the
         # next, so that the update of g does not wait for it and stays one pass.
         g, count, t_previous = carry
-        _, active, t_j = _multilabel_slot(xp, x, safe, counted, not_target, j)
+        _, active, t_j = _multilabel_slot(backend, x, safe, counted, not_target, j)
         hits = xp.where(active, one, zero)
         g = (g + hits) - xp.where(positions == t_previous, count, zero)
         return g, xp.sum(hits, axis=1, keepdims=True), t_j
 
     rows = (x.shape[0], 1)
-    dev = backend_for(xp).device(x)
+    dev = backend.device(x)
     init = (
         xp.zeros_like(x),
         xp.zeros(rows, dtype=x.dtype, device=dev),
         xp.zeros(rows, dtype=safe.dtype, device=dev),
     )
-    g, count, t_last = backend_for(xp).fori_loop(0, slots, add_slot, init)
+    g, count, t_last = backend.fori_loop(0, slots, add_slot, init)
     return g - xp.where(positions == t_last, count, zero)
 
 
-def _multilabel_hinge_looped(xp: Any, x: Any, t: Any, positions: Any, counted: Any, end: Any) -> Any:
+def _multilabel_hinge_looped(backend: Backend, x: Any, t: Any, positions: Any, counted: Any, end: Any) -> Any:
     """The by-slot sum with a slot count that is not known yet (compiled code), in the
     backend's loop: O(N·C) memory and O(N·C·slots) work.
 
     Such a loop is not reverse-differentiable: the value is taken from ``stop_gradient(x)``
     and torch's derivative attached by ``zero_with_gradient``.
     """
+    xp = backend.xp
     slots = xp.max(end)
     safe = xp.where(counted, t, xp.zeros_like(t))
 
@@ -250,27 +259,26 @@ def _multilabel_hinge_looped(xp: Any, x: Any, t: Any, positions: Any, counted: A
         column = xp.reshape(j, (1,))
         return is_target | ((positions == xp.take(safe, column, axis=1)) & xp.take(counted, column, axis=1))
 
-    none = xp.zeros(t.shape, dtype=xp.bool, device=backend_for(xp).device(t))
-    not_target = ~backend_for(xp).fori_loop(0, slots, mark, none)
-    x_value = backend_for(xp).stop_gradient(x)
+    none = xp.zeros(t.shape, dtype=xp.bool, device=backend.device(t))
+    not_target = ~backend.fori_loop(0, slots, mark, none)
+    x_value = backend.stop_gradient(x)
     zero = _xp.const(xp, 0.0, x)
 
     def add_slot(j: Any, loss: Any) -> Any:
-        z, active, _ = _multilabel_slot(xp, x_value, safe, counted, not_target, j)
+        z, active, _ = _multilabel_slot(backend, x_value, safe, counted, not_target, j)
         return loss + xp.sum(xp.where(active, z, zero), axis=1)
 
-    init = xp.zeros((x.shape[0],), dtype=x.dtype, device=backend_for(xp).device(x))
-    loss = backend_for(xp).fori_loop(0, slots, add_slot, init)
-    gradient = functools.partial(_multilabel_gradient, xp)
-    return loss + backend_for(xp).zero_with_gradient(
-        x, gradient, (safe, counted, not_target, slots), axes=(1,)
-    )
+    init = xp.zeros((x.shape[0],), dtype=x.dtype, device=backend.device(x))
+    loss = backend.fori_loop(0, slots, add_slot, init)
+    gradient = functools.partial(_multilabel_gradient, backend)
+    return loss + backend.zero_with_gradient(x, gradient, (safe, counted, not_target, slots), axes=(1,))
 
 
-def _multilabel_hinge_broadcast(xp: Any, x: Any, t: Any, positions: Any, counted: Any) -> Any:
+def _multilabel_hinge_broadcast(backend: Backend, x: Any, t: Any, positions: Any, counted: Any) -> Any:
     """The same sum with every (row, slot, class) triple at once: no loop for a compiler to
     unroll and no value read, at O(N·C²) memory (the form for Dask, and for compiled code
     whose loops need a known trip count)."""
+    xp = backend.xp
     # one_hot[n, j, c]: entry j of row n names class c and counts.
     one_hot = (xp.expand_dims(t, axis=2) == xp.expand_dims(positions, axis=1)) & xp.expand_dims(
         counted, axis=2
@@ -374,16 +382,16 @@ def multilabel_margin_loss(
             return _xp.as_result(xp, _margin_mean(xp, xp.sum(x, axis=1), nframe, reduction), input.dtype)
         if backend.is_concrete(in_range) and not bool(xp.all(in_range)):
             raise RuntimeError("argument #2 'target' is out of range")
-        positions = _positions(xp, t)  # (N, C): positions[n, c] = c
+        positions = _positions(backend, t)  # (N, C): positions[n, c] = c
         # Entries before the first −1 of each row count; a row without −1 counts whole.
         end = xp.min(xp.where(t == -1, positions, xp.full_like(t, n_classes)), axis=1, keepdims=True)
         counted = positions < end  # (N, j)
         if backend.is_concrete(end):
-            loss = _multilabel_hinge_by_slot(xp, x, t, positions, counted, int(xp.max(end)))
+            loss = _multilabel_hinge_by_slot(backend, x, t, positions, counted, int(xp.max(end)))
         elif backend.traced_loops:
-            loss = _multilabel_hinge_looped(xp, x, t, positions, counted, end)
+            loss = _multilabel_hinge_looped(backend, x, t, positions, counted, end)
         else:
-            loss = _multilabel_hinge_broadcast(xp, x, t, positions, counted)
+            loss = _multilabel_hinge_broadcast(backend, x, t, positions, counted)
         loss = loss / n_classes
         row_ok = xp.all(in_range, axis=1)
         loss = xp.where(row_ok, loss, xp.full_like(loss, _NAN))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks, _reduction, _xp
-from .._backends import backend_for
+from .._backends import Backend
 from .._dispatch import dispatch
 from .._registry import loss_record
 
@@ -40,7 +40,7 @@ def _check_integer_reduction(xp: Any, dtype: Any, reduction: str, kernel: str | 
 
 
 def _weight_and_reduce(
-    xp: Any,
+    backend: Backend,
     loss: Any,
     input: Any,
     weight: Any,
@@ -54,8 +54,9 @@ def _weight_and_reduce(
     The weighted path is torch 2.13's: ``weight`` has exactly ``input``'s shape, and 'mean'
     is Σw·ℓ / Σw for l1 and mse (``normalise``) but plain mean(w·ℓ) for huber.
     """
+    xp = backend.xp
     if weight is None:
-        return _xp.as_result(xp, _reduction.apply(xp, loss, reduction), dtype)
+        return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
     if tuple(weight.shape) != tuple(input.shape):
         raise ValueError("Weights and input must have the same size.")
     dtype = _checks.result_type_of(xp, (dtype, loss.ndim), (weight.dtype, weight.ndim))
@@ -70,7 +71,7 @@ def _weight_and_reduce(
         if normalise:
             loss = _reduction.divide(xp, xp.sum(loss), xp.sum(w), reduction)
         else:
-            loss = _reduction.mean(xp, loss, reduction)
+            loss = _reduction.mean(backend, loss, reduction)
     else:
         raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
     return _xp.as_result(xp, loss, dtype)
@@ -135,7 +136,7 @@ def l1_loss(
             reduction = _reduction.check(reduction)
             _check_integer_reduction(xp, dtype, reduction, None)
         loss = backend.abs(d)
-        return _weight_and_reduce(xp, loss, input, weight, reduction, dtype, normalise=True)
+        return _weight_and_reduce(backend, loss, input, weight, reduction, dtype, normalise=True)
 
 
 @loss_record(
@@ -192,11 +193,11 @@ def mse_loss(
         if weight is None:
             reduction = _reduction.check(reduction)
         _check_integer_reduction(xp, dtype, reduction, "mse_cpu")
-        return _weight_and_reduce(xp, d * d, input, weight, reduction, dtype, normalise=True)
+        return _weight_and_reduce(backend, d * d, input, weight, reduction, dtype, normalise=True)
 
 
 def _quadratic_then_linear(
-    xp: Any, d: Any, bound: float, quadratic: float, slope: float, reduction: str
+    backend: Backend, d: Any, bound: float, quadratic: float, slope: float, reduction: str
 ) -> Any:
     """``quadratic·z²`` for ``z = |d| < bound``, else ``slope·(z − bound/2)``: the terms of
     smooth_l1 (``quadratic = 0.5/beta``, ``slope = 1``) and huber (0.5, ``delta``).
@@ -208,8 +209,8 @@ def _quadratic_then_linear(
     tie, where ``minimum`` splits its derivative evenly.  At ``z = ±inf`` the gradient is
     ``±slope``, as torch's.
     """
-    z = backend_for(xp).abs(d)
-    backend = backend_for(xp)
+    xp = backend.xp
+    z = backend.abs(d)
     ceiling = xp.asarray(bound, dtype=z.dtype, device=backend.device(z))
     if reduction != "none" and backend.branch_free_sums:
         m = xp.minimum(z, ceiling)
@@ -276,13 +277,13 @@ def smooth_l1_loss(
             # torch dispatches beta == 0 to l1_loss.
             reduction = _reduction.check(reduction)
             _check_integer_reduction(xp, dtype, reduction, None)
-            return _weight_and_reduce(xp, backend.abs(d), input, None, reduction, dtype, normalise=True)
+            return _weight_and_reduce(backend, backend.abs(d), input, None, reduction, dtype, normalise=True)
         reduction = _reduction.check(reduction)
         if beta < 0:
             raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
         _checks.require_floating(xp, dtype, "smooth_l1_cpu")
-        loss = _quadratic_then_linear(xp, d, beta, 0.5 / beta, 1.0, reduction)
-        return _weight_and_reduce(xp, loss, input, None, reduction, dtype, normalise=True)
+        loss = _quadratic_then_linear(backend, d, beta, 0.5 / beta, 1.0, reduction)
+        return _weight_and_reduce(backend, loss, input, None, reduction, dtype, normalise=True)
 
 
 @loss_record(
@@ -346,8 +347,8 @@ def huber_loss(
         if delta <= 0:
             raise RuntimeError("huber_loss does not support non-positive values for delta.")
         _check_huber_dtype(xp, input, target)
-        loss = _quadratic_then_linear(xp, d, delta, 0.5, delta, reduction)
-        return _weight_and_reduce(xp, loss, input, weight, reduction, dtype, normalise=False)
+        loss = _quadratic_then_linear(backend, d, delta, 0.5, delta, reduction)
+        return _weight_and_reduce(backend, loss, input, weight, reduction, dtype, normalise=False)
 
 
 def _check_huber_dtype(xp: Any, input: Any, target: Any) -> None:
