@@ -531,40 +531,43 @@ def _run_in_terminal(argv: list[str]) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def test_progress_bar_on_a_terminal(tmp_path) -> None:
+@pytest.mark.parametrize(("backend", "unit"), [("numpy", "rows"), ("torch", "rows"), ("dask", "tasks")])
+def test_progress_bar_on_a_terminal_is_tqdms_and_cleared(backend, unit, tmp_path) -> None:
     x = np.zeros((4000, 3), np.float32)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "t.npy", x + 1)
-    shown = _run_in_terminal(
-        [
-            *ANYLOSS,
-            "eval",
-            "mse_loss",
-            "--input",
-            str(tmp_path / "x.npy"),
-            "--target",
-            str(tmp_path / "t.npy"),
-            "--chunk-rows",
-            "10",
-        ]
-    )
-    assert "rows" in shown and "%" in shown  # tqdm's bar
-    assert shown.rstrip().endswith("1.0")
-    quiet = _run_in_terminal(
-        [
-            *ANYLOSS,
-            "eval",
-            "mse_loss",
-            "--input",
-            str(tmp_path / "x.npy"),
-            "--target",
-            str(tmp_path / "t.npy"),
-            "--chunk-rows",
-            "10",
-            "--no-progress",
-        ]
-    )
+    argv = [
+        *ANYLOSS,
+        "eval",
+        "mse_loss",
+        "--input",
+        str(tmp_path / "x.npy"),
+        "--target",
+        str(tmp_path / "t.npy"),
+        "--chunk-rows",
+        "100",
+        "--backend",
+        backend,
+    ]
+    shown = _run_in_terminal(argv)
+    assert unit in shown and "%|" in shown, shown  # tqdm's bar
+    # Cleared when done: the last thing on the terminal is the value.
+    assert [line for line in shown.replace("\r", "\n").split("\n") if line.strip()][-1] == "1.0"
+    quiet = _run_in_terminal([*argv, "--no-progress"])
     assert quiet.strip() == "1.0"
+
+
+def test_a_missing_tqdm_is_named_once_instead_of_the_bar(monkeypatch, capsys) -> None:
+    from anyloss._eval import _progress
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if not installed
+    with _progress.Progress(True, "rows", 10) as bar:
+        bar.update(5)
+        assert bar.bar is None
+    assert capsys.readouterr().err == _progress.MISSING_TQDM + "\n"
+    with _progress.Progress(False, "rows", 10):
+        pass
+    assert capsys.readouterr().err == ""
 
 
 def test_memory_is_bounded_by_the_chunk(tmp_path) -> None:
@@ -607,3 +610,43 @@ def test_memory_is_bounded_by_the_chunk(tmp_path) -> None:
     assert float(proc.stdout) == 0.25
     grown = int(proc.stderr.strip().splitlines()[-1])
     assert grown < 24 * 2**20, f"peak memory grew by {grown / 2**20:.1f} MiB for a 64 MiB file"
+
+
+def test_progress_bar_on_a_terminal_with_a_distributed_scheduler(tmp_path) -> None:
+    # The cluster workflow as a person types it: a terminal, so the bar is drawn, and a
+    # scheduler reached over tcp by a separate process.
+    distributed = pytest.importorskip("distributed")
+    x = np.random.default_rng(5).normal(size=(400, 3))
+    t = np.random.default_rng(6).normal(size=(400, 3))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "t.npy", t)
+    expected, _ = torch_value("mse_loss", {"input": x, "target": t}, {})
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        dashboard_address=":0",
+        silence_logs=50,
+    ) as cluster:
+        shown = _run_in_terminal(
+            [
+                *ANYLOSS,
+                "eval",
+                "mse_loss",
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--target",
+                str(tmp_path / "t.npy"),
+                "--scheduler",
+                cluster.scheduler_address,
+                "--chunk-rows",
+                "10",
+            ]
+        )
+    assert cluster.scheduler_address.startswith("tcp://")
+    assert "Traceback" not in shown and "error" not in shown, shown
+    assert "tasks" in shown and "%|" in shown  # tqdm's bar, counting the graph's tasks
+    # The bar is cleared: the last thing on the terminal is the value.
+    last = [line for line in shown.replace("\r", "\n").split("\n") if line.strip()][-1]
+    assert float(last) == pytest.approx(expected, rel=1e-12), repr(shown[-300:])

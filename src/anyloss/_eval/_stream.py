@@ -12,7 +12,6 @@ Dask path too.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from .. import _xp
 from .._parts import mean_parts
 from .._registry import Streaming
 from ._common import BACKENDS, EvalError, installed, one_line
+from ._progress import Progress
 from ._readers import Source
 
 #: Bytes of the widest chunked input per chunk when ``chunk_rows`` is not given.
@@ -85,34 +85,6 @@ def _converter(backend: str) -> Callable[[np.ndarray], Any]:
 
         return jnp.asarray
     raise EvalError(f"unknown backend '{backend}' (backends: {', '.join(BACKENDS)})")
-
-
-class _Progress:
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.bar = None
-        if enabled and total > 0 and installed("tqdm"):
-            from tqdm import tqdm
-
-            # A terminal that reports no size (0×0, as a bare pseudo-terminal does) would
-            # hide tqdm's bar: it gets 80×24 instead.
-            size = shutil.get_terminal_size((80, 24))
-            self.bar = tqdm(
-                total=total,
-                unit="rows",
-                unit_scale=True,
-                file=sys.stderr,
-                leave=False,
-                ncols=size.columns,
-                nrows=max(size.lines, 2),
-            )
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
@@ -187,7 +159,7 @@ def _evaluate_stream(
             none = _call(fn, arrays, {**options, "reduction": "none"})
         _show_warnings(caught)
         return _final(float(out), out.dtype), out.dtype.name, _xp.numel(tuple(none.shape))
-    bar = _Progress(n, progress)
+    bar = Progress(progress, "rows", n)
     numerator = denominator = 0.0
     elements = 0
     dtype = None
