@@ -50,7 +50,7 @@ def _evaluate_dask(
     plan: _Plan,
     scheduler: str | None,
     progress: bool,
-) -> tuple[float, str, int]:
+) -> tuple[float | int, str, int]:
     if not installed("dask"):
         raise EvalError("the dask backend needs dask (pip install 'anyloss[dask]')")
     import dask
@@ -83,7 +83,7 @@ def _evaluate_dask(
     finally:
         if client is not None:
             client.close()
-    return _final(float(out), out.dtype), out.dtype.name, elements
+    return _final(out.item(), out.dtype), out.dtype.name, elements
 
 
 def _computed(lazy: Any) -> np.ndarray:

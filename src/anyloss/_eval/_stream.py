@@ -125,12 +125,13 @@ def _call(fn: Callable[..., Any], arrays: Mapping[str, Any], options: Mapping[st
         raise EvalError(one_line(exc)) from None
 
 
-def _final(value: float, dtype: np.dtype) -> float:
-    """The float64 accumulation rounded once to the loss's output dtype (torch's)."""
+def _final(value: float | int, dtype: np.dtype) -> float | int:
+    """The accumulation rounded once to the loss's output dtype (torch's): floats are
+    added in float64, integers as Python integers (exact beyond 2**53)."""
     if np.issubdtype(dtype, np.floating):
         rounded = np.asarray(value, dtype=np.float64).astype(dtype)
         return float(str(rounded)) if np.isfinite(rounded) else float(rounded)
-    return float(np.asarray(value).astype(dtype)) if np.isfinite(value) else value
+    return int(value)
 
 
 def _evaluate_stream(
@@ -140,7 +141,7 @@ def _evaluate_stream(
     plan: _Plan,
     convert: Callable[[np.ndarray], Any],
     progress: bool,
-) -> tuple[float, str, int]:
+) -> tuple[float | int, str, int]:
     whole = {k: s.read_all() for k, s in sources.items() if plan.axes[k] is None}
     offsets = None
     if "targets" in whole and plan.axes.get("target_lengths") is not None and whole["targets"].ndim == 1:
@@ -158,9 +159,10 @@ def _evaluate_stream(
             out = _to_numpy(_call(fn, arrays, options))
             none = _call(fn, arrays, {**options, "reduction": "none"})
         _show_warnings(caught)
-        return _final(float(out), out.dtype), out.dtype.name, _xp.numel(tuple(none.shape))
+        return _final(out.item(), out.dtype), out.dtype.name, _xp.numel(tuple(none.shape))
     bar = Progress(progress, "rows", n)
-    numerator = denominator = 0.0
+    numerator: float | int = 0
+    denominator = 0.0
     elements = 0
     dtype = None
     terms_per_row = 0
@@ -181,7 +183,7 @@ def _evaluate_stream(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if reduction == "sum":
-                    numerator += float(_to_numpy(_call(fn, arrays, options)))
+                    numerator += _to_numpy(_call(fn, arrays, options)).item()
                 else:
                     # The loss's own numerator and denominator: their sums over the chunks
                     # are those of the whole arrays.
@@ -192,10 +194,11 @@ def _evaluate_stream(
             bar.update(stop - start)
     finally:
         bar.close()
+    assert dtype is not None
+    value: float | int
     if reduction == "sum":
-        value = numerator
+        value = numerator if dtype.kind in "iu" else float(numerator)
     else:
         with np.errstate(all="ignore"):
             value = float(np.float64(numerator) / np.float64(denominator))
-    assert dtype is not None
     return _final(value, dtype), dtype.name, elements
