@@ -111,20 +111,21 @@ def _eval_parser(commands: Any) -> None:
         "eval",
         help="a loss over arrays in files (.npy, .npz, .csv, Parquet), streamed in chunks",
         description="Compute a loss over arrays stored in files, streamed in chunks of rows "
-        "with the reduction finished over the whole array: the same number as in memory. "
-        "FILE[:COLUMN] names an .npz member or a CSV/Parquet column.",
+        "with the reduction finished over the whole array in float64 (the in-memory value, "
+        "up to the order of the additions). FILE[:COLUMNS] names an .npz member or CSV/Parquet "
+        "columns: a name or number, a range a..b, a list a,b,3..5, or all but ^id,label.",
     )
     parser.add_argument("loss", help="the loss, e.g. cross_entropy (see `anyloss list`)")
     parser.add_argument(
-        "--input", required=True, metavar="FILE[:COLUMN]", help="the predictions (the loss's first array)"
+        "--input", required=True, metavar="FILE[:COLUMNS]", help="the predictions (the loss's first array)"
     )
-    parser.add_argument("--target", metavar="FILE[:COLUMN]", help="the targets")
-    parser.add_argument("--weight", metavar="FILE[:COLUMN]", help="the weights")
+    parser.add_argument("--target", metavar="FILE[:COLUMNS]", help="the targets")
+    parser.add_argument("--weight", metavar="FILE[:COLUMNS]", help="the weights")
     parser.add_argument(
         "--array",
         action="append",
         default=[],
-        metavar="NAME=FILE[:COLUMN]",
+        metavar="NAME=FILE[:COLUMNS]",
         help="any other array of the loss by its parameter name, e.g. "
         "var=var.npy or input_lengths=lengths.npy (repeatable)",
     )
@@ -176,7 +177,7 @@ def eval_command(args: argparse.Namespace, out: Any = None) -> int:
     for item in args.array:
         key, sep, spec = item.partition("=")
         if not sep or not key.strip() or not spec:
-            raise _eval.EvalError(f"bad --array '{item}': expected NAME=FILE[:COLUMN]")
+            raise _eval.EvalError(f"bad --array '{item}': expected NAME=FILE[:COLUMNS]")
         key = key.strip()
         if key in named:
             raise _eval.EvalError(f"the array '{key}' is given twice")

@@ -1,6 +1,6 @@
 """Arrays in files, read in slices of rows without loading the rest.
 
-:func:`open_source` opens ``FILE[:COLUMN]`` as a :class:`Source`: a .npy file (memory-mapped
+:func:`open_source` opens ``FILE[:COLUMNS]`` as a :class:`Source`: a .npy file (memory-mapped
 one chunk at a time), an .npz member (mapped in place when stored uncompressed, otherwise
 read whole), a CSV file or a Parquet file (read forwards in batches).  Sources are sent to
 Dask workers, so every class here is importable at module level and picklable.
@@ -443,7 +443,7 @@ class ParquetSource(_SequentialSource):
 
 
 def _split(spec: str) -> tuple[str, str | None]:
-    """``FILE[:COLUMN]``: a path that exists is taken whole (it may contain ':')."""
+    """``FILE[:COLUMNS]``: a path that exists is taken whole (it may contain ':')."""
     if os.path.exists(spec) or ":" not in spec:
         return spec, None
     path, _, column = spec.rpartition(":")
@@ -470,7 +470,7 @@ def _label(name: str) -> str:
 
 
 def open_source(spec: str, name: str = "input") -> Source:
-    """The array named by ``FILE[:COLUMN]`` (.npy, .npz, .csv, .parquet/.pq)."""
+    """The array named by ``FILE[:COLUMNS]`` (.npy, .npz, .csv, .parquet/.pq)."""
     path, column = _split(spec)
     where = f"{_label(name)} {path}"
     if not os.path.exists(path):
