@@ -21,6 +21,7 @@ The modules, by job:
 * ``_specs``: what is known of each loss (:data:`SPECS`), its arrays and its options;
 * ``_stream``: the chunked streaming and the float64 accumulation;
 * ``_dask``: the Dask path;
+* ``_progress``: the one progress bar (tqdm) of every run, streamed or on Dask;
 * ``_common``: the user error (:class:`EvalError`) and what every module shares;
 * this one: :func:`evaluate`, which checks its arguments, plans the chunks and hands them
   to the stream or to Dask, and what the command line prints (``list``, ``info``).
