@@ -45,6 +45,6 @@ def dispatch(
         ns = array_namespace(first, second, third, fourth, xp=xp)
     # backend_for's cache read inline: this runs on every call of every loss.
     backend = _cache.get(id(ns)) or backend_for(ns)
-    if not _backends._native_enabled or type(reduction) is MeanRequest:
+    if type(reduction) is MeanRequest or not backend.native_enabled():
         return backend, None
     return backend, backend.native(name)

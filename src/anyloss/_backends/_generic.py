@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 import array_api_compat as aac
 import numpy as np
 
+from . import _switches
+
 T = TypeVar("T")
 
 
@@ -30,6 +32,10 @@ class Backend:
     def native(self, name: str) -> Callable[..., Any] | None:
         """A native kernel with the reference semantics, or None."""
         return None
+
+    def native_enabled(self) -> bool:
+        """Whether native kernels may be used here (:func:`anyloss.native_paths`)."""
+        return _switches.native.get()
 
     def stop_gradient(self, x: Any) -> Any:
         return x
