@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any, TypeVar
 
 import array_api_compat as aac
@@ -178,6 +179,11 @@ class Backend:
         columns = xp.arange(z.shape[1], dtype=index.dtype, device=self.device(index))
         keep = (z > 0) & (xp.expand_dims(index, axis=1) != columns)
         return xp.where(keep, z, xp.asarray(0, dtype=z.dtype, device=self.device(z)))
+
+    def compiled(self, fn: Callable[..., Any], *static: Any) -> Callable[..., Any]:
+        """``fn(self, *static, *arrays)`` as a function of the arrays alone, compiled once per
+        ``(fn, static)`` where the framework compiles (then traced once per shape and dtype)."""
+        return partial(fn, self, *static)
 
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         value = init
