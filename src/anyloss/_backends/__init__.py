@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import _switches
-from ._generic import Backend, NumPyBackend
+from ._generic import Backend, DaskBackend, NumPyBackend
 
 __all__ = [
     "Backend",
@@ -51,6 +51,8 @@ def _make_backend(xp: Any) -> Backend:
         return JaxBackend(xp)
     if name in ("numpy", "array_api_compat.numpy"):
         return NumPyBackend(xp)
+    if name in ("dask.array", "array_api_compat.dask.array"):
+        return DaskBackend(xp)
     return Backend(xp)
 
 

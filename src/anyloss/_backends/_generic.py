@@ -34,6 +34,9 @@ class Backend:
         """A native kernel with the reference semantics, or None."""
         return None
 
+    def check_shapes(self, *arrays: Any) -> None:
+        """Raise where a loss cannot be computed from these arrays' shapes (None: left out)."""
+
     def native_enabled(self) -> bool:
         """Whether native kernels may be used here (:func:`anyloss.native_paths`)."""
         return _switches.native.get()
@@ -279,3 +282,20 @@ class NumPyBackend(Backend):
         np.exp(shifted, out=shifted)
         out = np.log(np.sum(shifted, axis=axis, keepdims=True)) + m
         return out if keepdims else np.squeeze(out, axis=axis)
+
+
+class DaskBackend(Backend):
+    """Dask: lazy arrays, whose sizes may be unknown (NaN) after boolean indexing."""
+
+    def check_shapes(self, *arrays: Any) -> None:
+        # Every loss checks shapes and broadcasts at call time, which unknown sizes make
+        # meaningless (torch's shape checks would compare NaN): ask for them instead.
+        for position, x in enumerate(arrays):
+            shape = getattr(x, "shape", ())
+            if any(s != s for s in shape):
+                raise ValueError(
+                    f"array {position + 1} of this loss call has unknown (NaN) chunk sizes, shape "
+                    f"{tuple(shape)}, as Dask arrays have after boolean indexing; anyloss checks "
+                    "and broadcasts shapes when the loss is built, so call "
+                    "`x.compute_chunk_sizes()` on it first"
+                )
