@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any, TypeVar
 
 import array_api_compat as aac
 import numpy as np
+
+from . import _switches
 
 T = TypeVar("T")
 
@@ -30,6 +33,13 @@ class Backend:
     def native(self, name: str) -> Callable[..., Any] | None:
         """A native kernel with the reference semantics, or None."""
         return None
+
+    def check_shapes(self, *arrays: Any) -> None:
+        """Raise where a loss cannot be computed from these arrays' shapes (None: left out)."""
+
+    def native_enabled(self) -> bool:
+        """Whether native kernels may be used here (:func:`anyloss.native_paths`)."""
+        return _switches.native.get()
 
     def stop_gradient(self, x: Any) -> Any:
         return x
@@ -173,6 +183,11 @@ class Backend:
         keep = (z > 0) & (xp.expand_dims(index, axis=1) != columns)
         return xp.where(keep, z, xp.asarray(0, dtype=z.dtype, device=self.device(z)))
 
+    def compiled(self, fn: Callable[..., Any], *static: Any) -> Callable[..., Any]:
+        """``fn(self, *static, *arrays)`` as a function of the arrays alone, compiled once per
+        ``(fn, static)`` where the framework compiles (then traced once per shape and dtype)."""
+        return partial(fn, self, *static)
+
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         value = init
         for i in range(lower, upper):
@@ -267,3 +282,20 @@ class NumPyBackend(Backend):
         np.exp(shifted, out=shifted)
         out = np.log(np.sum(shifted, axis=axis, keepdims=True)) + m
         return out if keepdims else np.squeeze(out, axis=axis)
+
+
+class DaskBackend(Backend):
+    """Dask: lazy arrays, whose sizes may be unknown (NaN) after boolean indexing."""
+
+    def check_shapes(self, *arrays: Any) -> None:
+        # Every loss checks shapes and broadcasts at call time, which unknown sizes make
+        # meaningless (torch's shape checks would compare NaN): ask for them instead.
+        for position, x in enumerate(arrays):
+            shape = getattr(x, "shape", ())
+            if any(s != s for s in shape):
+                raise ValueError(
+                    f"array {position + 1} of this loss call has unknown (NaN) chunk sizes, shape "
+                    f"{tuple(shape)}, as Dask arrays have after boolean indexing; anyloss checks "
+                    "and broadcasts shapes when the loss is built, so call "
+                    "`x.compute_chunk_sizes()` on it first"
+                )

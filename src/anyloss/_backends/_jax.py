@@ -13,6 +13,8 @@ from ._generic import Backend
 
 T = TypeVar("T")
 
+_compiled: dict[tuple[Any, Callable[..., Any], tuple[Any, ...]], Callable[..., Any]] = {}
+
 
 class JaxBackend(Backend):
     differentiable = True
@@ -66,6 +68,16 @@ class JaxBackend(Backend):
             return zero(x, *aux), jax.numpy.sum(g * tangents[0], axis=axes)
 
         return zero(x, *aux)
+
+    def compiled(self, fn: Callable[..., Any], *static: Any) -> Callable[..., Any]:
+        # jax.jit keeps one trace per argument shapes and dtypes; the jitted function is
+        # kept per (fn, static), so an eager call compiles only the first time it meets a
+        # shape.  Under an enclosing jit or grad it is inlined as any jitted function.
+        key = (self, fn, static)
+        jitted = _compiled.get(key)
+        if jitted is None:
+            jitted = _compiled[key] = jax.jit(partial(fn, self, *static))
+        return jitted
 
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         return jax.lax.fori_loop(lower, upper, body, init)

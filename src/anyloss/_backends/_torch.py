@@ -9,6 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from . import _switches
 from ._generic import Backend
 
 
@@ -25,6 +26,13 @@ class TorchBackend(Backend):
         # admission to it (integer targets of every width) or declines the call
         # (NotImplemented) where the kernel would not give torch's semantics.
         return _ADAPTERS.get(name) or getattr(F, name, None)
+
+    def native_enabled(self) -> bool:
+        # torch.compile cannot trace the context variable; it traces (and guards on) the
+        # thread's copy of the setting instead.
+        if _is_compiling():
+            return _switches.per_thread.native
+        return _switches.native.get()
 
     def stop_gradient(self, x: Any) -> Any:
         return x.detach()
