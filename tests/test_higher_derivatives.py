@@ -187,3 +187,38 @@ def _central_differences(grad, leaves, tangents) -> list[np.ndarray]:
         (np.asarray(u, dtype=np.float64) - np.asarray(d, dtype=np.float64)) / (2 * h)
         for u, d in zip(up, down, strict=True)
     ]
+
+
+def _t(values: list[float]) -> Any:
+    return torch.tensor(values, dtype=torch.float64)
+
+
+CLOSED_OVER = {
+    # The checked arrays (probabilities and targets, variances) are constants of the traced function.
+    "binary_cross_entropy": lambda x: anyloss.binary_cross_entropy(x, jnp.asarray([0.0, 1.0, 0.5])),
+    "gaussian_nll_loss": lambda x: anyloss.gaussian_nll_loss(
+        x, jnp.asarray([0.0, 1.0, 0.5]), jnp.asarray([1.0, 2.0, 0.5])
+    ),
+    "gaussian_nll_loss-traced-var": lambda v: anyloss.gaussian_nll_loss(
+        jnp.asarray([0.2, 0.7, 0.4]), jnp.asarray([0.0, 1.0, 0.5]), v
+    ),
+}
+
+
+@pytest.mark.parametrize("transform", [jax.jit, jax.checkpoint], ids=["jit", "checkpoint"])
+@pytest.mark.parametrize("name", sorted(CLOSED_OVER))
+def test_value_checks_survive_closed_over_constants(name: str, transform: Callable[..., Any]) -> None:
+    fn = CLOSED_OVER[name]
+    x = jnp.asarray([0.2, 0.7, 0.4])
+    torch_fn = getattr(torch.nn.functional, name.split("-")[0])
+    if name == "binary_cross_entropy":
+        want = torch_fn(_t([0.2, 0.7, 0.4]), _t([0.0, 1.0, 0.5]))
+    elif name == "gaussian_nll_loss":
+        want = torch_fn(_t([0.2, 0.7, 0.4]), _t([0.0, 1.0, 0.5]), _t([1.0, 2.0, 0.5]))
+    else:
+        x = jnp.asarray([1.0, 2.0, 0.5])
+        want = torch_fn(_t([0.2, 0.7, 0.4]), _t([0.0, 1.0, 0.5]), _t([1.0, 2.0, 0.5]))
+    assert_close(np.asarray(transform(fn)(x)), want.numpy(), 1e-12, 1e-13, name)
+    assert_close(
+        np.asarray(jax.grad(transform(fn))(x)), np.asarray(jax.grad(fn)(x)), 1e-12, 1e-13, "gradient"
+    )
