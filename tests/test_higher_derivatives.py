@@ -71,6 +71,12 @@ def _leaves(case: Case) -> list[np.ndarray]:
     return [case.args[k] if isinstance(k, int) else case.kwargs[k] for k in case.grad]
 
 
+def _read(h: Any) -> np.ndarray:
+    """A derivative as NumPy: torch answers an identically zero one with a ZeroTensor, which
+    cannot be read; added to real zeros it becomes an ordinary tensor."""
+    return tensor_to_numpy(torch.zeros(h.shape, dtype=h.dtype) + h)
+
+
 def _torch_second(case: Case, shape: tuple[int, ...], directions: list[np.ndarray]) -> dict[str, Any]:
     """torch's gradient, its two Hessian-vector products and its JVP (None where torch cannot).
 
@@ -105,8 +111,7 @@ def _torch_second(case: Case, shape: tuple[int, ...], directions: list[np.ndarra
         # torch's gradient constant in every argument: its derivative is 0.
         hvp = torch.autograd.grad(sum(inner), leaves, allow_unused=True) if inner else (None,) * len(leaves)
         return [
-            np.zeros(tuple(p.shape)) if h is None else tensor_to_numpy(h)
-            for h, p in zip(hvp, primals, strict=True)
+            np.zeros(tuple(p.shape)) if h is None else _read(h) for h, p in zip(hvp, primals, strict=True)
         ]
 
     def gradient(*values: Any) -> Any:
@@ -117,7 +122,7 @@ def _torch_second(case: Case, shape: tuple[int, ...], directions: list[np.ndarra
         return {
             "reverse_over_reverse": attempt(reverse_over_reverse),
             "forward_over_reverse": attempt(
-                lambda: [tensor_to_numpy(h) for h in torch.func.jvp(gradient, tuple(primals), tuple(vs))[1]]
+                lambda: [_read(h) for h in torch.func.jvp(gradient, tuple(primals), tuple(vs))[1]]
             ),
             "jvp": attempt(lambda: tensor_to_numpy(torch.func.jvp(objective, tuple(primals), tuple(vs))[1])),
         }
