@@ -20,6 +20,9 @@ class Backend:
 
     #: True when the framework tracks gradients through array operations.
     differentiable = False
+    #: True when ``with_gradient`` differentiates the gradient it is given (a custom-derivative
+    #: hook): a body then gives that gradient derivatives of its own, torch's second derivatives.
+    second_derivatives = False
     #: True when ``fori_loop`` takes a trip count that is a traced (not yet known) value.
     traced_loops = False
     #: True when a compiler fuses a sum faster without a select (``where``) in front of it:
@@ -61,9 +64,11 @@ class Backend:
         self, x: Any, gradient: Callable[..., Any], aux: tuple[Any, ...], axes: tuple[int, ...]
     ) -> Any:
         """Zeros of ``x``'s shape without ``axes``, whose derivative with respect to ``x`` is
-        ``gradient(x, *aux)`` (elementwise, summed over ``axes``; first order only).
+        ``gradient(x, *aux)`` (elementwise, summed over ``axes``).
 
-        Frameworks override this so that ``gradient`` is evaluated only by the backward pass.
+        Frameworks override this so that ``gradient`` is evaluated only by the backward pass;
+        where ``second_derivatives`` is set, the derivative of ``gradient`` is the second
+        derivative (here, first order only).
         """
         xp = self.xp
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)

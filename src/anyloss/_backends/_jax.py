@@ -18,6 +18,7 @@ _compiled: dict[tuple[Any, Callable[..., Any], tuple[Any, ...]], Callable[..., A
 
 class JaxBackend(Backend):
     differentiable = True
+    second_derivatives = True
     traced_loops = True
     # XLA:CPU hands a full sum to a fusion that cannot take a select: where + sum runs
     # about twice as long as the same terms written with minimum.
@@ -38,7 +39,11 @@ class JaxBackend(Backend):
         return not isinstance(x, jax.core.Tracer)
 
     def with_gradient(self, value: Any, x: Any, grad: Any) -> Any:
-        """A custom JVP ``grad · dx``: forward-only code computes ``value`` alone."""
+        """A custom JVP ``grad · dx``: forward-only code computes ``value`` alone.
+
+        ``grad`` is not a constant of the rule: its own derivatives (autodiff, or a rule
+        attached by a further ``with_gradient``) are the second derivatives of ``value``.
+        """
         # ``grad`` is dead code without differentiation; with it, a cotangent meets ±inf
         # and NaN in ``grad`` exactly as torch's backward multiplies them.
         return _with_gradient(value, x, grad)
@@ -56,7 +61,8 @@ class JaxBackend(Backend):
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
 
         # A custom JVP: the forward pass is zeros; the gradient is computed only when
-        # differentiating (and is dropped from forward-only jitted code).
+        # differentiating (and is dropped from forward-only jitted code).  The gradient is
+        # differentiated in turn: its derivative is the second derivative.
         @jax.custom_jvp
         def zero(x: Any, *aux: Any) -> Any:
             return jax.numpy.zeros(shape, dtype=x.dtype)
@@ -64,7 +70,7 @@ class JaxBackend(Backend):
         @zero.defjvp
         def zero_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
             x, *aux = primals
-            g = jax.lax.stop_gradient(gradient(x, *aux))
+            g = gradient(x, *aux)
             return zero(x, *aux), jax.numpy.sum(g * tangents[0], axis=axes)
 
         return zero(x, *aux)
@@ -90,9 +96,11 @@ def _with_gradient(value: Any, x: Any, grad: Any) -> Any:
 
 @_with_gradient.defjvp
 def _with_gradient_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
-    value, _, grad = primals
+    value, x, grad = primals
     d_value, d_x, _ = tangents
-    return value, d_value + jax.lax.stop_gradient(grad) * d_x
+    # The primal output is the function again, not ``value``: an outer differentiation of
+    # this rule then meets the rule once more (a second derivative through ``grad``).
+    return _with_gradient(value, x, grad), d_value + grad * d_x
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
