@@ -215,15 +215,21 @@ class Backend:
             empty = xp.zeros((0,), dtype=work, device=self.device(input))
             return (xp.sum(empty) if summed else empty), empty
         step = max(1, int(chunk_size))
-        weight_t = xp.matrix_transpose(linear_weight)
+        # Half-precision logits as torch's linear computes them: products and bias summed in
+        # float32, rounded once to the input's dtype (then taken back to float32).  Through
+        # autodiff, the gradients' products are then float32 sums too.
+        half = work != input.dtype
+        features = xp.astype(input, work) if half else input
+        weight_t = xp.matrix_transpose(xp.astype(linear_weight, work) if half else linear_weight)
+        bias = None if linear_bias is None else (xp.astype(linear_bias, work) if half else linear_bias)
         losses, lses = [], []
         for start in range(0, n, step):
             stop = min(n, start + step)
-            logits = xp.matmul(input[start:stop, ...], weight_t)
-            if linear_bias is not None:
-                logits = logits + linear_bias
+            logits = xp.matmul(features[start:stop, ...], weight_t)
+            if bias is not None:
+                logits = logits + bias
             loss, lse = self.linear_cross_entropy_terms(
-                xp.astype(logits, work) if logits.dtype != work else logits,
+                xp.astype(xp.astype(logits, input.dtype), work) if half else logits,
                 target[start:stop, ...],
                 class_weight,
                 ignore_index=ignore_index,

@@ -408,10 +408,15 @@ def _scaled_gradients(ctx: Any, grad_loss: Any) -> list[Any]:
     grads = [next(saved) if need else None for need in ctx.needs]
     ctx.consumed = True
     scale = grad_loss
+    # An infinite scale (a 'mean' over no target: 1/0) meets gradients that are exactly 0,
+    # which torch's masked reference path keeps at 0, not 0·inf = NaN.
+    masked = _is_compiling() or not bool(torch.isfinite(scale))
     out: list[Any] = []
     for g in grads:
         if g is None:
             out.append(None)
+        elif masked:
+            out.append(torch.where(g == 0, torch.zeros_like(g), g * scale.to(g.dtype)))
         elif in_place:
             out.append(g.mul_(scale.to(g.dtype)))
         else:
