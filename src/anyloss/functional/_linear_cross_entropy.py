@@ -256,9 +256,9 @@ def linear_cross_entropy(
 
     Returns
     -------
-    array
-        An array of the inputs' library, on their device: 0-D when reduced, the target's
-        shape (class indices) for 'none'; with ``return_lse``, a tuple ``(loss, lse)``.
+    array or tuple of arrays
+        The loss, of the inputs' library and on their device: 0-D when reduced, the
+        target's shape (class indices) for 'none'; with ``return_lse``, ``(loss, lse)``.
 
     Notes
     -----
