@@ -218,7 +218,8 @@ def _grads_of_chunk(
     g: Any,
     lse: Any | None,
 ) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
-    """Loss rows, lse, dX rows, dW and db shares, d target rows, d class weight share."""
+    """Loss rows, lse, dX rows, the logits' gradient (in the input's dtype, for dW), db share,
+    d target rows, d class weight share."""
     x, target, valid = chunk
     need_x, need_w, need_b, need_target, need_class_weight = need
     acc = _compute_dtype(x.dtype)
@@ -229,16 +230,12 @@ def _grads_of_chunk(
     loss = _row_loss(options, z, lse, target, valid, weights)
     dz = _logit_gradient(options, z, tanh, lse, target, valid, weights, g)
     dz_in = dz.astype(x.dtype)
-    dx = dw = db = d_target = d_class_weight = None
+    dx = db = d_target = d_class_weight = None
     if need_x:
         dx = lax.dot_general(
             dz_in, w, (((1,), (0,)), ((), ())), precision=_PRECISION, preferred_element_type=acc
         )
         dx = dx.astype(x.dtype)
-    if need_w:
-        dw = lax.dot_general(
-            dz_in, x, (((0,), (0,)), ((), ())), precision=_PRECISION, preferred_element_type=acc
-        )
     if need_b:
         db = jnp.sum(dz, axis=0)
     if need_target or need_class_weight:
@@ -252,7 +249,37 @@ def _grads_of_chunk(
             if options.label_smoothing:
                 q = q * (1 - options.label_smoothing) + options.label_smoothing / z.shape[1]
             d_class_weight = jnp.sum(share * q, axis=0)
-    return loss, lse, dx, dw, db, d_target, d_class_weight
+    return loss, lse, dx, dz_in, db, d_target, d_class_weight
+
+
+def _add_weight_gradient(dw_sum: Any, dz: Any, x: Any) -> Any:
+    """``dw_sum + dz^T x``, written into ``dw_sum`` a tile of classes at a time.
+
+    XLA does not add a product into a loop-carried buffer in place: ``dw_sum + dz^T x`` whole
+    would hold a second ``(C, H)`` array, doubling the gradient's memory.  Tiles of ``C/16``
+    classes updated in place keep the extra to one tile.
+    """
+    n_classes = dw_sum.shape[0]
+    tile = max(1, n_classes // 16)
+    full = n_classes // tile
+
+    def product(dz_tile: Any) -> Any:
+        return lax.dot_general(
+            dz_tile, x, (((0,), (0,)), ((), ())), precision=_PRECISION, preferred_element_type=dw_sum.dtype
+        )
+
+    def add_tile(j: Any, dw_sum: Any) -> Any:
+        start = j * tile
+        current = lax.dynamic_slice_in_dim(dw_sum, start, tile, 0)
+        dz_tile = lax.dynamic_slice_in_dim(dz, start, tile, 1)
+        return lax.dynamic_update_slice_in_dim(dw_sum, current + product(dz_tile), start, 0)
+
+    dw_sum = lax.fori_loop(0, full, add_tile, dw_sum)
+    if full * tile < n_classes:
+        start = full * tile
+        rest = dw_sum[start:] + product(dz[:, start:])
+        dw_sum = lax.dynamic_update_slice_in_dim(dw_sum, rest, start, 0)
+    return dw_sum
 
 
 def _forward(options: _Options, x: Any, w: Any, target: Any, b: Any, class_weight: Any) -> tuple[Any, Any]:
@@ -306,11 +333,11 @@ def _gradients(
     ) -> tuple[tuple[Any, Any, Any], tuple[Any, ...]]:
         dw_sum, db_sum, dcw_sum = carry
         xc, tc, vc, gc, lc = chunk
-        loss, lse_c, dx, dw, db, d_target, d_class_weight = _grads_of_chunk(
+        loss, lse_c, dx, dz, db, d_target, d_class_weight = _grads_of_chunk(
             options, need, (xc, tc, vc), w, b, class_weight, gc, lc
         )
         carry = (
-            None if dw is None else dw_sum + dw,
+            _add_weight_gradient(dw_sum, dz, xc) if need_w else None,
             None if db is None else db_sum + db,
             None if d_class_weight is None else dcw_sum + d_class_weight,
         )
