@@ -103,7 +103,7 @@ def _split(options: _Options, x: Any, target: Any) -> _Chunks:
         target = jnp.pad(target, (0, pad))
         valid = row_exists & (target != options.ignore_index)
     return _Chunks(
-        x.reshape(count, size, -1),
+        x.reshape(count, size, x.shape[1]),
         target.reshape(count, size, *target.shape[1:]),
         valid.reshape(count, size),
         n,
@@ -112,7 +112,7 @@ def _split(options: _Options, x: Any, target: Any) -> _Chunks:
 
 
 def _unsplit(rows: Any, n: int) -> Any:
-    return rows.reshape(-1, *rows.shape[2:])[:n]
+    return rows.reshape(rows.shape[0] * rows.shape[1], *rows.shape[2:])[:n]
 
 
 def _logits(options: _Options, x: Any, w: Any, b: Any) -> tuple[Any, Any]:
