@@ -59,5 +59,7 @@ html_theme_options = {
     "header_links_before_dropdown": 8,
 }
 html_show_sourcelink = False
+# The wide tables (parity matrix, benchmarks) get the page's whole width.
+html_sidebars = {"parity-matrix": [], "_generated/benchmarks": []}
 html_static_path = ["_static"]
 html_css_files = ["anyloss.css"]

@@ -285,8 +285,11 @@ def _plot(loss: str, path: Path) -> bool:
 
 # -- pages -----------------------------------------------------------------------------------
 def _summary(obj) -> str:
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    """The first paragraph of a docstring on one line, its reST literals and roles as Markdown."""
+    doc = (inspect.getdoc(obj) or "").strip()
+    text = " ".join(doc.split("\n\n", 1)[0].split())
+    text = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text)  # :func:`name` -> `name`
+    return text.replace("``", "`")
 
 
 def _loss_page(loss: str, notes, matrix: str) -> str:
