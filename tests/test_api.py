@@ -21,7 +21,7 @@ CLASSES = sorted(name for name in anyloss.losses.__all__ if name != "Loss")
 EXTENSIONS = {"linear_cross_entropy": ("z_loss", "softcap", "return_lse", "chunk_size")}
 #: Classes whose torch module owns parameters: made with these arguments.  The framework-free
 #: twin holds no layer (it takes it at call time, as the parity notes say).
-OWNS_PARAMETERS = {"LinearCrossEntropyLoss": (3, 4)}
+OWNS_PARAMETERS = {"LinearCrossEntropyLoss": (4, 3)}
 
 
 def _shape(sig: inspect.Signature) -> list[tuple[str, object, object]]:
@@ -99,7 +99,7 @@ def test_weight_buffers_move_with_the_module() -> None:
     module_classes = [getattr(altorch, n) for n in CLASSES]
     weighted = [c for c in module_classes if "weight" in inspect.signature(c).parameters]
     for cls in weighted:
-        module = cls(weight=torch.ones(3, dtype=torch.float32))
+        module = cls(*OWNS_PARAMETERS.get(cls.__name__, ()), weight=torch.ones(3, dtype=torch.float32))
         module.to(torch.float64)
         assert module.weight.dtype == torch.float64, cls.__name__
 

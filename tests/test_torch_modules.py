@@ -23,6 +23,9 @@ from support.oracle import Case, assert_close, tensor_to_numpy, to_tensor, toler
 
 NAMES = sorted(altorch.__all__)
 CLASS_OF = {r.name: r.cls for r in RECORDS.values()}
+# Modules that own a layer: built from sizes, not from a call's settings (tested below).
+OWNS_LAYER = {"LinearCrossEntropyLoss"}
+SETTINGS_NAMES = sorted(set(NAMES) - OWNS_LAYER)
 # torch 2.13 deprecates TorchScript (script, save and load) in favour of torch.export.
 SCRIPT_DEPRECATED = r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning"
 # Per loss, at most this many calls of its case table.
@@ -34,6 +37,8 @@ def _module_cases() -> list[Case]:
     seen: set[tuple] = set()
     for case in CASES:
         cls = CLASS_OF[case.fn]
+        if cls in OWNS_LAYER:
+            continue
         constructor = inspect.signature(getattr(torch.nn, cls)).parameters
         forward = [p for p in inspect.signature(getattr(torch.nn, cls).forward).parameters if p != "self"]
         fits = (
@@ -69,7 +74,7 @@ def _public(module: torch.nn.Module) -> dict[str, object]:
 
 
 def test_every_loss_has_module_cases() -> None:
-    assert {CLASS_OF[c.fn] for c in MODULE_CASES} == set(NAMES)
+    assert {CLASS_OF[c.fn] for c in MODULE_CASES} == set(SETTINGS_NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -77,6 +82,9 @@ def test_bases_are_torchs(name: str) -> None:
     ours, theirs = getattr(altorch, name), getattr(torch.nn, name)
     for base in (torch.nn.Module, _Loss, _WeightedLoss):
         assert issubclass(ours, base) == issubclass(theirs, base), base.__name__
+    if name in OWNS_LAYER:
+        assert not issubclass(ours, getattr(anyloss, name))  # that class owns no layer
+        return
     module = ours()
     assert isinstance(module, _Loss)
     assert isinstance(module, getattr(anyloss, name)), "not an instance of the framework-free class"
@@ -148,7 +156,7 @@ def test_scripted_module_matches_torchs_scripted_module(case: Case) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_module_docstring_documents_its_constructor(name: str) -> None:
-    doc = getattr(altorch, name).__doc__
+    doc = inspect.getdoc(getattr(altorch, name))
     params = [
         p
         for p in inspect.signature(getattr(torch.nn, name)).parameters
@@ -170,3 +178,43 @@ def test_modules_take_any_librarys_arrays() -> None:
     value = altorch.L1Loss()(x, t)
     assert isinstance(value, np.ndarray)
     assert value == torch.nn.L1Loss()(torch.from_numpy(x), torch.from_numpy(t)).item()
+
+
+@pytest.mark.parametrize(
+    "sizes, settings",
+    [
+        ((), {}),
+        ((), {"bias": True, "reduction": "sum", "label_smoothing": 0.2}),
+        ((), {"reduction": "none", "ignore_index": 1, "weight": torch.tensor([0.5, 2.0, 1.0])}),
+        ((2,), {"bias": True}),
+    ],
+    ids=["defaults", "bias-sum-smoothing", "none-ignore-weight", "k-dim"],
+)
+def test_linear_module_matches_torchs_module(sizes: tuple[int, ...], settings: dict) -> None:
+    torch.manual_seed(0)
+    theirs = torch.nn.LinearCrossEntropyLoss(4, 3, out_features=sizes, **settings)
+    ours = altorch.LinearCrossEntropyLoss(4, 3, out_features=sizes, **settings)
+    assert _public(ours).keys() >= _public(theirs).keys() - {"linear"}
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+    ours.load_state_dict(theirs.state_dict())
+    assert repr(ours) == repr(theirs)
+    x = torch.randn(5, 4, dtype=torch.float64)
+    target = torch.tensor([0, 1, 2, 1, 0])
+    if sizes:
+        target = torch.randint(0, 3, (5, *sizes))
+    ours, theirs = ours.double(), theirs.double()
+    want, got = theirs(x, target), ours(x, target)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert_close(tensor_to_numpy(got), tensor_to_numpy(want.detach()), 1e-12, 1e-12, "value")
+    want.sum().backward()
+    got.sum().backward()
+    for (name, p), q in zip(theirs.named_parameters(), ours.parameters(), strict=True):
+        assert_close(tensor_to_numpy(q.grad), tensor_to_numpy(p.grad), 1e-12, 1e-12, name)
+
+
+@pytest.mark.filterwarnings(SCRIPT_DEPRECATED)
+def test_linear_module_scripts_as_torchs_does_not() -> None:
+    with pytest.raises((torch.jit.frontend.NotSupportedError, RuntimeError, OSError)):
+        torch.jit.script(torch.nn.LinearCrossEntropyLoss(4, 3))
+    with pytest.raises((torch.jit.frontend.NotSupportedError, RuntimeError, OSError)):
+        torch.jit.script(altorch.LinearCrossEntropyLoss(4, 3))

@@ -45,7 +45,7 @@ __all__ = [record.cls for record in _registry.RECORDS.values()]
 
 _BUFFERS = ("weight", "pos_weight")
 # Module classes whose torch counterpart torch.jit.script cannot compile.
-UNSCRIPTABLE = frozenset({"GaussianNLLLoss", "TripletMarginWithDistanceLoss"})
+UNSCRIPTABLE = frozenset({"GaussianNLLLoss", "LinearCrossEntropyLoss", "TripletMarginWithDistanceLoss"})
 
 
 class _DropIn(torch.nn.Module):
@@ -533,16 +533,62 @@ class HuberLoss(_DropIn, _Loss, _losses.HuberLoss):
 
 
 class LinearCrossEntropyLoss(_WeightedLoss):
-    """torch's ``nn.LinearCrossEntropyLoss``, computed by :func:`anyloss.linear_cross_entropy`.
+    """:func:`anyloss.linear_cross_entropy` as a drop-in for ``torch.nn.LinearCrossEntropyLoss``.
 
-    torch's constructor: the module owns an ``nn.Linear(in_features, num_classes *
-    prod(out_features), bias=bias)`` (its weight reshaped to ``(C, d1, ..., dK, H)`` in
-    ``forward``), the class ``weight`` is a buffer, and ``options`` (torch's
-    ``LinearCrossEntropyOptions``) sets the chunking and ``allow_retain_graph``.  As torch's,
-    it is a ``torch.nn.modules.loss._WeightedLoss``; it is not an instance of the
-    framework-free :class:`anyloss.LinearCrossEntropyLoss`, which owns no layer.  Beyond
-    torch, keyword-only: ``z_loss``, ``softcap`` and ``chunk_size``
-    (see :func:`anyloss.linear_cross_entropy`).
+    The module owns its layer as torch's does: ``self.linear``, an ``nn.Linear(in_features,
+    num_classes * prod(out_features), bias=bias)`` whose weight (and bias) ``forward`` reshapes
+    to ``(C, d1, ..., dK, H)`` (and ``(C, d1, ..., dK)``), so ``state_dict`` keys, shapes and
+    values load from and into torch's module.  As torch's, it is a
+    ``torch.nn.modules.loss._WeightedLoss``; unlike the other drop-ins it is not an instance
+    of the framework-free :class:`anyloss.LinearCrossEntropyLoss`, which owns no layer and
+    takes the weight at call time.
+
+    Parameters
+    ----------
+    in_features : int
+        Size of each input row, ``H``.
+    num_classes : int
+        Number of classes, ``C``.
+    out_features : tuple of int, default ()
+        ``(d1, ..., dK)`` for the K-dimensional loss; the target then has shape
+        ``(N, d1, ..., dK)``.
+    bias : bool, default False
+        Whether the layer adds a learnable bias to the logits.
+    device, dtype : optional
+        Where, and in which dtype, the layer's parameters are made.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+        As :func:`anyloss.linear_cross_entropy`.
+    weight : Tensor, optional
+        Class weights, shape ``(C,)``.  Registered as a buffer, as in torch: moved by
+        ``.to()``, saved in ``state_dict``.
+    ignore_index : int, optional
+        The ignored class index; ``None`` means -100 for class-index targets and is the
+        only value probability targets accept, as in torch.
+    label_smoothing : float, default 0.0
+        In ``[0, 1]``.
+    options : torch.nn.LinearCrossEntropyOptions, optional
+        torch's options: ``batch_chunk_size`` sets anyloss's chunk and
+        ``allow_retain_graph`` a second backward pass (see
+        :func:`anyloss.linear_cross_entropy`).
+    z_loss, softcap, chunk_size : keyword-only, beyond torch
+        As :func:`anyloss.linear_cross_entropy`.
+
+    Notes
+    -----
+    ``forward(input, target)`` takes ``input`` ``(N, H)`` or ``(H,)`` and the target of
+    :func:`anyloss.linear_cross_entropy`; the ``(N, C)`` logits are never made.
+    ``torch.jit.script`` cannot compile torch's module (it holds an options dataclass);
+    neither can this one.
+
+    Examples
+    --------
+    >>> import torch, anyloss.torch as alt
+    >>> _ = torch.manual_seed(0)
+    >>> ours, torchs = alt.LinearCrossEntropyLoss(4, 3), torch.nn.LinearCrossEntropyLoss(4, 3)
+    >>> _ = ours.load_state_dict(torchs.state_dict())
+    >>> x, t = torch.randn(2, 4), torch.tensor([0, 2])
+    >>> bool(ours(x, t) == torchs(x, t))
+    True
     """
 
     def __init__(

@@ -444,6 +444,7 @@ class DaskBackend(Backend):
                     "`x.compute_chunk_sizes()` on it first"
                 )
 
+
 def _compute_dtype(xp: Any, dtype: Any) -> Any:
     """float32 for float16 and bfloat16 (torch's opmath), the dtype itself otherwise."""
     return xp.float32 if str(dtype).rsplit(".", 1)[-1] in ("float16", "bfloat16") else dtype
