@@ -208,3 +208,23 @@ def test_numpy_bfloat16_raises_the_same_whichever_library_came_first() -> None:
     for case_id, outcome in fresh.items():
         assert isinstance(outcome, list) and outcome[0] == "TypeError", (case_id, outcome)
         assert "bfloat16" in outcome[1] and "NumPy" in outcome[1], (case_id, outcome)
+
+
+def test_retaining_gradients_is_per_thread() -> None:
+    from anyloss._backends import _torch
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with _torch._retaining():
+            entered.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    try:
+        assert entered.wait(10)
+        assert not _torch._retain_graph.allowed
+    finally:
+        release.set()
+        worker.join()

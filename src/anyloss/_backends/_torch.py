@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -212,10 +213,10 @@ _ADAPTERS: dict[str, Callable[..., Any]] = {
 # --- linear_cross_entropy: anyloss's chunked kernel ---------------------------------------
 
 
-class _RetainGraph:
+class _RetainGraph(threading.local):
     """Whether the gradients precomputed by the summed kernel must survive a backward pass
     (torch's ``LinearCrossEntropyOptions.allow_retain_graph``), set by the caller around
-    the call."""
+    the call; per thread, so that concurrent calls do not see each other's setting."""
 
     allowed = False
 
