@@ -43,3 +43,24 @@ def test_the_torch_drop_ins_page_documents_every_module() -> None:
 def test_the_directive_pattern_finds_entries() -> None:
     # The hand-written reference page is found, so a name dropped from it is caught.
     assert {"anyloss.mean_parts", "anyloss.native_paths", "anyloss.MeanParts"} <= _hand_written_entries()
+
+
+def test_math_text_has_no_escaped_underscores() -> None:
+    # MathJax's \text{} is plain text: an escaped underscore shows its backslash.
+    import anyloss.functional
+
+    escaped = re.compile(r"\\text\{[^}]*\\_")
+    found = [
+        name
+        for name in anyloss.functional.__all__
+        if escaped.search(getattr(anyloss.functional, name).__doc__ or "")
+    ]
+    assert not found, f"docstrings with \\_ inside \\text{{}}: {found}"
+
+
+def test_every_page_is_listed_once() -> None:
+    generator = _generator()
+    listed = generator._listed_pages()
+    assert {"eval", "mean-parts", "jax"} <= listed
+    extra = generator._extra_toc([])
+    assert not any(re.search(rf"^{re.escape(page)}$", extra, re.M) for page in listed)

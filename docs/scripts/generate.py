@@ -501,7 +501,13 @@ def _benchmarks() -> str:
 
 
 #: the hand-written pages of the site, in the order of the main table of contents
-PAGES = ["getting-started", "jax", "reference", "backends", "parity", "parity-matrix", "migration"]
+def _listed_pages() -> set[str]:
+    """The pages the landing page's table of contents lists by name."""
+    text = (DOCS / "index.md").read_text()
+    listed = set()
+    for block in re.findall(r"```\{toctree\}\n(.*?)```", text, flags=re.S):
+        listed |= {line.strip() for line in block.splitlines() if line.strip() and not line.startswith(":")}
+    return listed
 
 
 def _parity_pages() -> dict[str, str]:
@@ -521,7 +527,7 @@ def _parity_pages() -> dict[str, str]:
 def _extra_toc(families: list[str]) -> str:
     """Tables of contents for the pages the site does not list by name: the per-family parity
     notes, and any other page in ``docs/`` (for example a command's guide)."""
-    known = {"index", "benchmarks", *PAGES}
+    known = {"index", "benchmarks", *_listed_pages()}
     others = sorted(p.stem for p in DOCS.glob("*.md") if p.stem not in known)
     text = HEADER
     if families:

@@ -409,7 +409,7 @@ def ctc_loss(
     repeated labels):
 
     .. math:: \ell_n = -\log \sum_{\pi \in \mathcal{B}^{-1}(y_n)} \prod_{t < T_n}
-        \exp(\text{log\_probs}[t, n, \pi_t])
+        \exp(\text{log_probs}[t, n, \pi_t])
 
     computed by the forward recursion over the ``2S + 1`` extended labels, in log space.
 
