@@ -189,6 +189,24 @@ MAKERS: dict[tuple[str, str], Maker] = {
         {"input": normal("ce4", (n, 5)), "target": np.exp(_log_softmax(normal("ce4t", (n, 5)), 1))},
         {"label_smoothing": 0.2},
     ),
+    ("linear_cross_entropy", "bias-weight-ignore-smoothing"): lambda n: (
+        {
+            "input": normal("lce", (n, 4)),
+            "linear_weight": normal("lcew", (6, 4)),
+            "target": _class_targets("lcet", n, 6, -100),
+            "linear_bias": normal("lceb", (6,)),
+            "weight": uniform("lcecw", (6,), 0.1, 2.0),
+        },
+        {"label_smoothing": 0.1},
+    ),
+    ("linear_cross_entropy", "probabilities"): lambda n: (
+        {
+            "input": normal("lce2", (n, 4)),
+            "linear_weight": normal("lce2w", (5, 4)),
+            "target": np.exp(_log_softmax(normal("lce2t", (n, 5)), 1)),
+        },
+        {},
+    ),
     ("nll_loss", "weight-ignore"): lambda n: (
         {
             "input": _log_softmax(normal("nll", (n, 5)), 1),

@@ -383,8 +383,9 @@ def _summed_fwd(options: _Options, *primals: Any) -> tuple[tuple[Any, Any], tupl
     loss, lse, dx, dw, db, d_target, dcw = _gradients(
         options, need, x, w, target, b, class_weight, None, None
     )
-    total = jnp.sum(loss).astype(x.dtype)
-    return (total, lse), (dx, dw, db, d_target, dcw)
+    # The sum stays in the compute dtype (float32 for half inputs): 'mean' divides it there
+    # and rounds once, as the other backends do.
+    return (jnp.sum(loss), lse), (dx, dw, db, d_target, dcw)
 
 
 def _summed_bwd(options: _Options, saved: tuple[Any, ...], cotangents: tuple[Any, Any]) -> tuple[Any, ...]:
@@ -433,7 +434,7 @@ def _summed_primal(
     options: _Options, x: Any, w: Any, target: Any, b: Any, class_weight: Any
 ) -> tuple[Any, Any]:
     loss, lse = _forward(options, x, w, target, b, class_weight)
-    return jnp.sum(loss).astype(x.dtype), lse
+    return jnp.sum(loss), lse
 
 
 _rows = _make(_rows_fwd, _rows_bwd, _rows_primal)

@@ -290,6 +290,7 @@ def linear_cross_entropy(
         xp = _xp.array_namespace(input, linear_weight, target, linear_bias, weight)
     backend = backend_for(xp)
     xp = backend.xp
+    backend.check_shapes(input, linear_weight, target, linear_bias, weight)
     n_classes, extra = _check_linear(input, linear_weight, linear_bias)
     logits = _Logits((*input.shape[:-1], n_classes, *extra), input.dtype)
     probabilities = tuple(target.shape) == logits.shape
@@ -330,7 +331,8 @@ def linear_cross_entropy(
                     else (b_layer[:, p] if positions > 1 else xp.reshape(b_layer, (-1,))),
                     w_class,
                     ignore_index=ignore,
-                    label_smoothing=label_smoothing,
+                    # torch smooths only for label_smoothing > 0 (a negative one is none).
+                    label_smoothing=max(float(label_smoothing), 0.0),
                     probabilities=probabilities,
                     summed=summed,
                     chunk_size=rows,
