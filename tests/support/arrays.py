@@ -19,4 +19,4 @@ def is_array(x: Any) -> bool:
 
 
 def dtype_name(dtype: Any) -> str:
-    return str(dtype).rsplit(".", 1)[-1]
+    return str(dtype).rsplit(".", 1)[-1].lower()  # MindSpore prints Float32
