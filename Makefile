@@ -97,6 +97,7 @@ docs: install-docs
 # Not part of `make test`: about 11 minutes on 2 cores; BENCH_ARGS=--quick for a smoke run.
 bench: install-bench
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.linear_cross_entropy --docs $(LCE_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV_MS) build src/*.egg-info docs/_build docs/_generated

@@ -26,6 +26,8 @@ ELEMENTWISE_SHAPES = {"small": (8, 10), "medium": (256, 1000), "large": (10_000,
 ROW_SHAPES = {"small": (8, 10), "medium": (256, 1000), "large": (65_536, 1000)}
 #: CTC: (T, N, C, S).
 CTC_SHAPES = {"small": (10, 8, 10, 4), "medium": (50, 32, 30, 15), "large": (200, 64, 50, 30)}
+#: Features of linear_cross_entropy's input (its N×C are the row shapes).
+LINEAR_FEATURES = 64
 #: Labels per row of the multilabel_margin_loss targets (then -1 padding).
 MULTILABEL_K = 4
 
@@ -107,6 +109,11 @@ def _rows(loss: str, shape: tuple[int, int], rng: np.random.Generator) -> Case:
 
     if loss == "cross_entropy":
         return Case(loss, "", "", [randn(), classes()])
+    if loss == "linear_cross_entropy":
+        # The layer's rows are the classes: features of LINEAR_FEATURES, the logits never built.
+        x = _randn(rng, (n, LINEAR_FEATURES))
+        layer = _f32(_randn(rng, (c, LINEAR_FEATURES)) / np.sqrt(LINEAR_FEATURES))
+        return Case(loss, "", "", [x, layer, classes()], diff=(0, 1))
     if loss == "nll_loss":
         return Case(loss, "", "", [_log_softmax(_randn(rng, shape), axis=1), classes()])
     if loss == "multi_margin_loss":

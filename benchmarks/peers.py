@@ -96,6 +96,10 @@ def cross_entropy(xp: Any, x: Any, t: Any) -> Any:
     return xp.mean(_logsumexp(xp, x, axis=1) - picked)
 
 
+def linear_cross_entropy(xp: Any, x: Any, layer: Any, t: Any) -> Any:
+    return cross_entropy(xp, x @ layer.T, t)
+
+
 def nll_loss(xp: Any, x: Any, t: Any) -> Any:
     return -xp.mean(xp.take_along_axis(x, t[:, None], axis=1))
 
@@ -179,6 +183,7 @@ FORMULAS: dict[str, Peer] = {
         hinge_embedding_loss,
         soft_margin_loss,
         cross_entropy,
+        linear_cross_entropy,
         nll_loss,
         multi_margin_loss,
         multilabel_margin_loss,
@@ -219,6 +224,10 @@ def jax_peer(loss: str) -> tuple[str, Peer]:
     if loss == "cross_entropy":
         return "optax.softmax_cross_entropy_with_integer_labels", lambda x, t: jnp.mean(
             optax.losses.softmax_cross_entropy_with_integer_labels(x, t)
+        )
+    if loss == "linear_cross_entropy":
+        return "optax.softmax_cross_entropy_with_integer_labels of x @ W.T", lambda x, w, t: jnp.mean(
+            optax.losses.softmax_cross_entropy_with_integer_labels(x @ w.T, t)
         )
     if loss in ("triplet_margin_loss", "triplet_margin_with_distance_loss"):
         return "optax.triplet_margin_loss", lambda a, p, n: jnp.mean(

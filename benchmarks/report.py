@@ -369,10 +369,12 @@ def plot(info: dict[str, Any], records: list[dict[str, Any]], path: Path) -> Non
 
     rows = _index(records)
     sizes = info["sizes"]
+    # One heatmap per size, stacked, each as wide as a documentation page shows a figure
+    # (about 9 inches at 110 dpi), so its numbers read at normal zoom.
     fig, axes = plt.subplots(
-        1, len(sizes), figsize=(5.2 * len(sizes), 0.34 * len(info["losses"]) + 2.2), squeeze=False
+        len(sizes), 1, figsize=(9, (0.3 * len(info["losses"]) + 1.6) * len(sizes)), squeeze=False
     )
-    for ax, size in zip(axes[0], sizes, strict=True):
+    for ax, size in zip(axes[:, 0], sizes, strict=True):
         grid = np.full((len(info["losses"]), len(COLUMNS)), np.nan)
         for i, loss in enumerate(info["losses"]):
             for j, (b, p) in enumerate(COLUMNS):
@@ -385,16 +387,12 @@ def plot(info: dict[str, Any], records: list[dict[str, Any]], path: Path) -> Non
         for i in range(grid.shape[0]):
             for j in range(grid.shape[1]):
                 if not np.isnan(grid[i, j]):
-                    ax.text(j, i, f"{2 ** grid[i, j]:.2f}", ha="center", va="center", fontsize=6.5)
-        ax.set_xticks(range(len(HEADERS)), HEADERS, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(
-            range(len(info["losses"])),
-            info["losses"] if ax is axes[0][0] else [""] * len(info["losses"]),
-            fontsize=8,
-        )
-        ax.set_title(f"{size}: peer time / anyloss time", fontsize=9)
-    fig.suptitle("anyloss speed relative to the native peer (green: faster, grey: not measured)", fontsize=10)
-    fig.tight_layout()
+                    ax.text(j, i, f"{2 ** grid[i, j]:.2f}", ha="center", va="center", fontsize=9)
+        ax.set_xticks(range(len(HEADERS)), HEADERS, rotation=30, ha="right", fontsize=10)
+        ax.set_yticks(range(len(info["losses"])), info["losses"], fontsize=10)
+        ax.set_title(f"{size}: peer time / anyloss time", fontsize=11)
+    fig.suptitle("anyloss speed relative to the native peer (green: faster, grey: not measured)", fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))  # room for the title
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

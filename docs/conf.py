@@ -25,6 +25,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    # MathJax served from the built site itself, so math renders with no network.
+    "sphinx-mathjax-offline",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
@@ -56,3 +59,7 @@ html_theme_options = {
     "header_links_before_dropdown": 8,
 }
 html_show_sourcelink = False
+# The wide tables (parity matrix, benchmarks) get the page's whole width.
+html_sidebars = {"parity-matrix": [], "_generated/benchmarks": []}
+html_static_path = ["_static"]
+html_css_files = ["anyloss.css"]

@@ -206,3 +206,34 @@ def test_ctc_class_calls_the_function() -> None:
     torch.testing.assert_close(module(*args), reference(*args))
     with anyloss.native_paths(False):
         torch.testing.assert_close(module(*args), reference(*args))
+
+
+def test_ctc_eager_jax_traces_its_recursion_once_per_shape(monkeypatch) -> None:
+    from anyloss.functional import _ctc
+
+    traces = []
+    original = _ctc._sequence_losses
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        traces.append(args[3].shape)
+        return original(*args)
+
+    monkeypatch.setattr(_ctc, "_sequence_losses", counted)
+    rng = np.random.default_rng(3)
+    log_probs = jax.nn.log_softmax(jnp.asarray(rng.standard_normal((16, 4, 5))), axis=-1)
+    targets = jnp.asarray(labels("retrace", (4, 3), 5))
+    lengths = (jnp.full((4,), 16), jnp.full((4,), 3))
+
+    def loss(x):  # type: ignore[no-untyped-def]
+        return anyloss.ctc_loss(x, targets, *lengths, blank=0)
+
+    values = [loss(log_probs), loss(log_probs), jax.value_and_grad(loss)(log_probs)[0]]
+    jax.value_and_grad(loss)(log_probs)
+    assert len(traces) == 1
+    expected = F.ctc_loss(
+        torch.from_numpy(np.array(log_probs)), *(torch.from_numpy(np.array(a)) for a in (targets, *lengths))
+    )
+    for value in values:
+        assert_close(np.asarray(value), expected.numpy(), 1e-12, 1e-13, "value")
+    anyloss.ctc_loss(log_probs[:8], targets, jnp.full((4,), 8), lengths[1])  # a new shape: traced once more
+    assert len(traces) == 2

@@ -531,40 +531,43 @@ def _run_in_terminal(argv: list[str]) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def test_progress_bar_on_a_terminal(tmp_path) -> None:
+@pytest.mark.parametrize(("backend", "unit"), [("numpy", "rows"), ("torch", "rows"), ("dask", "tasks")])
+def test_progress_bar_on_a_terminal_is_tqdms_and_cleared(backend, unit, tmp_path) -> None:
     x = np.zeros((4000, 3), np.float32)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "t.npy", x + 1)
-    shown = _run_in_terminal(
-        [
-            *ANYLOSS,
-            "eval",
-            "mse_loss",
-            "--input",
-            str(tmp_path / "x.npy"),
-            "--target",
-            str(tmp_path / "t.npy"),
-            "--chunk-rows",
-            "10",
-        ]
-    )
-    assert "rows" in shown and "%" in shown  # tqdm's bar
-    assert shown.rstrip().endswith("1.0")
-    quiet = _run_in_terminal(
-        [
-            *ANYLOSS,
-            "eval",
-            "mse_loss",
-            "--input",
-            str(tmp_path / "x.npy"),
-            "--target",
-            str(tmp_path / "t.npy"),
-            "--chunk-rows",
-            "10",
-            "--no-progress",
-        ]
-    )
+    argv = [
+        *ANYLOSS,
+        "eval",
+        "mse_loss",
+        "--input",
+        str(tmp_path / "x.npy"),
+        "--target",
+        str(tmp_path / "t.npy"),
+        "--chunk-rows",
+        "100",
+        "--backend",
+        backend,
+    ]
+    shown = _run_in_terminal(argv)
+    assert unit in shown and "%|" in shown, shown  # tqdm's bar
+    # Cleared when done: the last thing on the terminal is the value.
+    assert [line for line in shown.replace("\r", "\n").split("\n") if line.strip()][-1] == "1.0"
+    quiet = _run_in_terminal([*argv, "--no-progress"])
     assert quiet.strip() == "1.0"
+
+
+def test_a_missing_tqdm_is_named_once_instead_of_the_bar(monkeypatch, capsys) -> None:
+    from anyloss._eval import _progress
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if not installed
+    with _progress.Progress(True, "rows", 10) as bar:
+        bar.update(5)
+        assert bar.bar is None
+    assert capsys.readouterr().err == _progress.MISSING_TQDM + "\n"
+    with _progress.Progress(False, "rows", 10):
+        pass
+    assert capsys.readouterr().err == ""
 
 
 def test_memory_is_bounded_by_the_chunk(tmp_path) -> None:
@@ -607,3 +610,290 @@ def test_memory_is_bounded_by_the_chunk(tmp_path) -> None:
     assert float(proc.stdout) == 0.25
     grown = int(proc.stderr.strip().splitlines()[-1])
     assert grown < 24 * 2**20, f"peak memory grew by {grown / 2**20:.1f} MiB for a 64 MiB file"
+
+
+def test_progress_bar_on_a_terminal_with_a_distributed_scheduler(tmp_path) -> None:
+    # The cluster workflow as a person types it: a terminal, so the bar is drawn, and a
+    # scheduler reached over tcp by a separate process.
+    distributed = pytest.importorskip("distributed")
+    x = np.random.default_rng(5).normal(size=(400, 3))
+    t = np.random.default_rng(6).normal(size=(400, 3))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "t.npy", t)
+    expected, _ = torch_value("mse_loss", {"input": x, "target": t}, {})
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        dashboard_address=":0",
+        silence_logs=50,
+    ) as cluster:
+        shown = _run_in_terminal(
+            [
+                *ANYLOSS,
+                "eval",
+                "mse_loss",
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--target",
+                str(tmp_path / "t.npy"),
+                "--scheduler",
+                cluster.scheduler_address,
+                "--chunk-rows",
+                "10",
+            ]
+        )
+    assert cluster.scheduler_address.startswith("tcp://")
+    assert "Traceback" not in shown and "error" not in shown, shown
+    assert "tasks" in shown and "%|" in shown  # tqdm's bar, counting the graph's tasks
+    # The bar is cleared: the last thing on the terminal is the value.
+    last = [line for line in shown.replace("\r", "\n").split("\n") if line.strip()][-1]
+    assert float(last) == pytest.approx(expected, rel=1e-12), repr(shown[-300:])
+
+
+# --- the files users have: tables with several kinds of columns, odd encodings -----------
+
+
+def _table(tmp_path: Path, fmt: str, x: np.ndarray, t: np.ndarray) -> str:
+    """A predictions table: id, c0..c3 (logits), label; the path of its file."""
+    if fmt == "csv":
+        path = tmp_path / "preds.csv"
+        lines = ["id," + ",".join(f"c{i}" for i in range(x.shape[1])) + ",label"]
+        lines += [f"{i}," + ",".join(repr(float(v)) for v in row) + f",{t[i]}" for i, row in enumerate(x)]
+        path.write_text("\n".join(lines) + "\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = tmp_path / "preds.parquet"
+        columns = {"id": pa.array(np.arange(len(t)))}
+        columns |= {f"c{i}": pa.array(x[:, i]) for i in range(x.shape[1])}
+        pq.write_table(pa.table({**columns, "label": pa.array(t)}), path, row_group_size=7)
+    return str(path)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("columns", ["c0..c3", "1..4", "^id,label", "c0,c1,3..4", "c0.."])
+def test_columns_of_a_table_by_range_list_or_all_but(fmt, columns, tmp_path, capsys) -> None:
+    x = np.random.default_rng(7).normal(size=(N, 4))
+    t = np.random.default_rng(8).integers(0, 4, N)
+    path = _table(tmp_path, fmt, x, t)
+    if columns == "c0..":  # to the last column, label included: refused below
+        code, out, err = run(
+            ["eval", "cross_entropy", "--input", f"{path}:{columns}", "--target", f"{path}:label"], capsys
+        )
+        assert code == 1 and "read the same column" in err and "(label)" in err
+        return
+    code, out, err = run(
+        [
+            "eval",
+            "cross_entropy",
+            "--input",
+            f"{path}:{columns}",
+            "--target",
+            f"{path}:label",
+            "--json",
+            "--chunk-rows",
+            "5",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    expected, _ = torch_value("cross_entropy", {"input": x, "target": t}, {})
+    assert json.loads(out)["value"] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_whole_table_and_its_label_column_are_refused_not_mixed(fmt, tmp_path, capsys) -> None:
+    x = np.random.default_rng(7).normal(size=(N, 4))
+    t = np.random.default_rng(8).integers(0, 4, N)
+    path = _table(tmp_path, fmt, x, t)
+    code, out, err = run(["eval", "cross_entropy", "--input", path, "--target", f"{path}:label"], capsys)
+    assert code == 1 and out == ""
+    assert "--input and --target read the same column" in err and f"--input {path}:^label" in err
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("zz", "no column 'zz'"),
+        ("c0,c0", "named twice"),
+        ("c3..c0", "is empty"),
+        ("^0..5", "leaves no column"),
+    ],
+)
+def test_bad_column_selections_are_errors(spec, message, tmp_path, capsys) -> None:
+    path = _table(tmp_path, "csv", np.zeros((3, 4)), np.zeros(3, np.int64))
+    code, out, err = run(["eval", "mse_loss", "--input", f"{path}:{spec}", "--target", f"{path}:c1"], capsys)
+    assert code == 1 and message in err and err.count("\n") == 1
+
+
+def test_csv_with_a_byte_order_mark_keeps_its_header_and_first_row(tmp_path, capsys) -> None:
+    x = np.random.default_rng(9).normal(size=(N, 3))
+    t = np.random.default_rng(10).integers(0, 3, N)
+    text = "a,b,c,label\n" + "".join(
+        f"{float(r[0])!r},{float(r[1])!r},{float(r[2])!r},{v}\n" for r, v in zip(x, t, strict=True)
+    )
+    (tmp_path / "excel.csv").write_bytes(text.encode("utf-8-sig"))
+    path = str(tmp_path / "excel.csv")
+    code, out, err = run(
+        ["eval", "cross_entropy", "--input", f"{path}:a..c", "--target", f"{path}:label", "--json"], capsys
+    )
+    assert code == 0, err
+    record = json.loads(out)
+    expected, terms = torch_value("cross_entropy", {"input": x, "target": t}, {})
+    assert record["elements"] == terms == N
+    assert record["value"] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x\n2_5.0\n", "'2_5.0' is not a number"),
+        ("x\n0x10\n", "'0x10' is not a number"),
+        ("x\n١\n", "is not a number"),  # a non-ASCII digit, which int() would read
+        ("", "no rows of numbers"),
+        ("a,b\n", "no rows of numbers"),
+    ],
+)
+def test_csv_numbers_are_read_strictly_and_an_empty_file_is_an_error(text, message, tmp_path, capsys) -> None:
+    (tmp_path / "f.csv").write_text(text, encoding="utf-8")
+    path = str(tmp_path / "f.csv")
+    code, out, err = run(["eval", "mse_loss", "--input", path, "--target", path], capsys)
+    assert code == 1 and out == "" and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([[1.0, 2.0], [3.0], [4.0, 5.0]], "lists of different lengths (1, 2)"),
+        ([[1.0, None], [3.0, 4.0]], "nulls inside its lists"),
+        ([[1.0, 2.0], None], "null lists"),
+    ],
+)
+def test_parquet_lists_that_are_ragged_or_hold_nulls_are_errors(rows, message, tmp_path, capsys) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"x": pa.array(rows, pa.list_(pa.float64()))}), tmp_path / "r.parquet")
+    np.save(tmp_path / "t.npy", np.zeros((len(rows), 2)))
+    argv = ["eval", "mse_loss", "--input", f"{tmp_path}/r.parquet:x", "--target", f"{tmp_path}/t.npy"]
+    code, out, err = run(argv, capsys)
+    assert code == 1 and out == "" and message in err, err
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "dask"])
+def test_big_endian_npy_on_every_backend(backend, tmp_path, capsys) -> None:
+    x = np.random.default_rng(11).normal(size=(N, 3))
+    t = np.random.default_rng(12).normal(size=(N, 3))
+    np.save(tmp_path / "x.npy", x.astype(">f8"))
+    np.savez_compressed(tmp_path / "t.npz", t=t.astype(">f8"))
+    code, out, err = run(
+        [
+            "eval",
+            "mse_loss",
+            "--input",
+            f"{tmp_path}/x.npy",
+            "--target",
+            f"{tmp_path}/t.npz",
+            "--backend",
+            backend,
+            "--chunk-rows",
+            "5",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    expected, _ = torch_value("mse_loss", {"input": x, "target": t}, {})
+    assert float(out) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_integer_sums_beyond_2_to_the_53_are_exact(backend, tmp_path, capsys) -> None:
+    import torch
+
+    x = np.array([2**53 + 1, 3, 2**53 + 1, 5, 7], np.int64)
+    t = np.zeros_like(x)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "t.npy", t)
+    expected = int(torch.nn.functional.l1_loss(torch.from_numpy(x), torch.from_numpy(t), reduction="sum"))
+    for rows in ("2", "5"):
+        argv = ["eval", "l1_loss", "--input", f"{tmp_path}/x.npy", "--target", f"{tmp_path}/t.npy"]
+        code, out, err = run(
+            [*argv, "--option", "reduction=sum", "--backend", backend, "--chunk-rows", rows, "--json"], capsys
+        )
+        assert code == 0, err
+        assert json.loads(out)["value"] == expected
+
+
+@pytest.mark.parametrize(
+    ("loss", "x", "shown"),
+    [("l1_loss", [1.0, np.inf], "inf"), ("kl_div", [0.0, np.inf], "-inf"), ("l1_loss", [1.0, np.nan], "nan")],
+)
+def test_json_writes_non_finite_values_as_strings(loss, x, shown, tmp_path, capsys) -> None:
+    import torch
+
+    np.save(tmp_path / "x.npy", np.array(x))
+    np.save(tmp_path / "t.npy", np.ones(2))
+    fn = getattr(torch.nn.functional, loss)
+    expected = float(
+        fn(torch.tensor(x, dtype=torch.float64), torch.ones(2, dtype=torch.float64), reduction="sum")
+    )
+    argv = ["eval", loss, "--input", f"{tmp_path}/x.npy", "--target", f"{tmp_path}/t.npy"]
+    code, out, err = run([*argv, "--option", "reduction=sum", "--json"], capsys)
+    assert code == 0, err
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"a bare {token} in strict JSON")
+
+    assert json.loads(out, parse_constant=refuse)["value"] == shown == str(expected)
+
+
+def test_argparse_errors_are_one_line_and_exit_1() -> None:
+    for argv in (["eval"], ["eval", "mse_loss", "--input", "x.npy", "--chunk-rows", "x"], ["nope"]):
+        proc = subprocess.run([*ANYLOSS, *argv], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("anyloss"), proc.stderr
+        assert ": error: " in proc.stderr and "usage" not in proc.stderr
+
+
+def test_list_json_names_every_loss_with_its_class_arrays_and_options(capsys) -> None:
+    code, out, err = run(["list", "--json"], capsys)
+    assert code == 0 and err == ""
+    record = json.loads(out)
+    assert [entry["name"] for entry in record["losses"]] == _eval.available_losses()
+    first = record["losses"][0]
+    spec = _eval.SPECS[first["name"]]
+    assert first["class"] == spec.cls and first["arrays"] == list(spec.arrays)
+    assert first["options"] == spec.options
+    assert "numpy" in record["backends"]
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("CrossEntropyLoss", "cross_entropy: "),
+        ("cross_entropy", "cross_entropy: "),
+        ("MSELoss", "mse_loss: "),
+    ],
+)
+def test_info_takes_a_function_or_class_name(name, shown, capsys) -> None:
+    code, out, err = run(["info", name], capsys)
+    assert code == 0 and out.startswith(shown)
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [("cross_entropi", "cross_entropy"), ("crossentropyloss", "CrossEntropyLoss"), ("MSELos", "MSELoss")],
+)
+def test_info_suggests_the_closest_name(name, suggestion, capsys) -> None:
+    code, out, err = run(["info", name], capsys)
+    assert code == 1 and f"did you mean {suggestion}?" in err
+
+
+def test_demo_help_says_what_the_demo_shows(capsys) -> None:
+    with pytest.raises(SystemExit):
+        _cli.main(["demo", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "worked examples" in shown and "torch" in shown and "MindSpore" in shown

@@ -5,8 +5,9 @@ Writes ``docs/_generated/``:
 - ``api/<loss>.md``: one page per loss in ``anyloss.functional.__all__`` (autodoc of
   its docstring, its class, a plot of the loss and its gradient, its parity notes, its rows of
   the parity matrix, and the migration comparisons);
-- ``api/index.md``: the list of losses;
-- ``include/``: pieces the hand-written pages include: ``parity_matrix.md``
+- ``api/index.md``: the list of losses; ``api/torch.md``: the ``anyloss.torch`` drop-ins;
+- ``include/``: pieces the hand-written pages include: ``loss_list.md`` (the table of the
+  losses, for the landing page), ``parity_matrix.md``
   (``parity_matrix.py``), ``migration.md`` and ``migration-<loss>.md`` (``migration.py``),
   ``capabilities.md`` (the backend capability table, read from ``anyloss._backends``) and
   ``testbed.md`` (the backends the tests run on, from ``tests/support/backends.ALL`` by
@@ -284,8 +285,11 @@ def _plot(loss: str, path: Path) -> bool:
 
 # -- pages -----------------------------------------------------------------------------------
 def _summary(obj) -> str:
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    """The first paragraph of a docstring on one line, its reST literals and roles as Markdown."""
+    doc = (inspect.getdoc(obj) or "").strip()
+    text = " ".join(doc.split("\n\n", 1)[0].split())
+    text = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text)  # :func:`name` -> `name`
+    return text.replace("``", "`")
 
 
 def _loss_page(loss: str, notes, matrix: str) -> str:
@@ -355,27 +359,74 @@ def _loss_page(loss: str, notes, matrix: str) -> str:
     return "\n".join(parts)
 
 
-def _api_index(losses: list[str]) -> str:
+def _loss_table(losses: list[str], folder: str = "") -> list[str]:
+    """The table of the losses: function (linked to its page in ``folder``), class, summary."""
     import anyloss
 
+    lines = ["| function | class | what it computes |", "| --- | --- | --- |"]
+    classes = _classes()
+    for loss in losses:
+        cls = classes.get(loss)
+        cls_cell = f"`{cls}`" if cls in anyloss.losses.__all__ else ""
+        lines.append(f"| [`{loss}`]({folder}{loss}.md) | {cls_cell} | {_summary(getattr(anyloss, loss))} |")
+    return lines
+
+
+def _api_index(losses: list[str]) -> str:
     lines = [
         HEADER,
         "# Losses",
         "",
         "One page per loss, generated from its docstring.  Every function has torch's"
         " name, parameters and defaults, plus a keyword-only `xp=None`; every class"
-        " has torch's class name and constructor.",
+        " has torch's class name and constructor.  The `torch.nn` drop-ins of the classes"
+        " are on their own page, [torch drop-ins](torch.md).",
         "",
-        "| function | class | what it computes |",
-        "| --- | --- | --- |",
+        *_loss_table(losses),
+        "",
+        "```{toctree}",
+        ":hidden:",
+        "",
+        *losses,
+        "torch",
+        "```",
+        "",
     ]
-    classes = _classes()
-    for loss in losses:
-        cls = classes.get(loss)
-        cls_cell = f"`{cls}`" if cls in anyloss.losses.__all__ else ""
-        lines.append(f"| [`{loss}`]({loss}.md) | {cls_cell} | {_summary(getattr(anyloss, loss))} |")
-    lines += ["", "```{toctree}", ":hidden:", "", *losses, "```", ""]
     return "\n".join(lines)
+
+
+def _torch_page() -> str:
+    """The API reference of ``anyloss.torch``: its module docstring, then every module."""
+    import anyloss.torch
+
+    parts = [
+        HEADER,
+        "# torch drop-ins: `anyloss.torch`",
+        "",
+        "```{eval-rst}",
+        ".. automodule:: anyloss.torch",
+        "   :no-members:",
+        "```",
+        "",
+    ]
+    for name in sorted(anyloss.torch.__all__):
+        parts += [
+            f"## `{name}`",
+            "",
+            "```{eval-rst}",
+            f".. autoclass:: anyloss.torch.{name}",
+            "   :show-inheritance:",
+            "```",
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def documented() -> set[str]:
+    """The public names the generated pages document (autodoc entries of ``anyloss``)."""
+    import anyloss
+
+    return {*anyloss.functional.__all__, *(_classes().values())}
 
 
 def _capabilities() -> str:
@@ -450,7 +501,13 @@ def _benchmarks() -> str:
 
 
 #: the hand-written pages of the site, in the order of the main table of contents
-PAGES = ["getting-started", "backends", "parity", "parity-matrix", "migration"]
+def _listed_pages() -> set[str]:
+    """The pages the landing page's table of contents lists by name."""
+    text = (DOCS / "index.md").read_text()
+    listed = set()
+    for block in re.findall(r"```\{toctree\}\n(.*?)```", text, flags=re.S):
+        listed |= {line.strip() for line in block.splitlines() if line.strip() and not line.startswith(":")}
+    return listed
 
 
 def _parity_pages() -> dict[str, str]:
@@ -470,7 +527,7 @@ def _parity_pages() -> dict[str, str]:
 def _extra_toc(families: list[str]) -> str:
     """Tables of contents for the pages the site does not list by name: the per-family parity
     notes, and any other page in ``docs/`` (for example a command's guide)."""
-    known = {"index", "benchmarks", *PAGES}
+    known = {"index", "benchmarks", *_listed_pages()}
     others = sorted(p.stem for p in DOCS.glob("*.md") if p.stem not in known)
     text = HEADER
     if families:
@@ -519,6 +576,8 @@ def generate(force: bool = False) -> bool:
     for loss in losses:
         (OUT / "api" / f"{loss}.md").write_text(_loss_page(loss, notes, matrix))
     (OUT / "api" / "index.md").write_text(_api_index(losses))
+    (OUT / "api" / "torch.md").write_text(_torch_page())
+    (inc / "loss_list.md").write_text("\n".join([HEADER, *_loss_table(losses, "_generated/api/"), ""]))
     (inc / "capabilities.md").write_text(_capabilities())
     (OUT / "benchmarks.md").write_text(_benchmarks())
     families = _parity_pages()

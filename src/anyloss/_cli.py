@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 import anyloss
 
 from . import _eval
-from ._examples import EXAMPLES, Example
+from ._examples import DEMO_DESCRIPTION, EXAMPLES, Example
 
 
 def _installed(module: str) -> bool:
@@ -116,20 +117,21 @@ def _eval_parser(commands: Any) -> None:
         "eval",
         help="a loss over arrays in files (.npy, .npz, .csv, Parquet), streamed in chunks",
         description="Compute a loss over arrays stored in files, streamed in chunks of rows "
-        "with the reduction finished over the whole array: the same number as in memory. "
-        "FILE[:COLUMN] names an .npz member or a CSV/Parquet column.",
+        "with the reduction finished over the whole array in float64 (the in-memory value, "
+        "up to the order of the additions). FILE[:COLUMNS] names an .npz member or CSV/Parquet "
+        "columns: a name or number, a range a..b, a list a,b,3..5, or all but ^id,label.",
     )
     parser.add_argument("loss", help="the loss, e.g. cross_entropy (see `anyloss list`)")
     parser.add_argument(
-        "--input", required=True, metavar="FILE[:COLUMN]", help="the predictions (the loss's first array)"
+        "--input", required=True, metavar="FILE[:COLUMNS]", help="the predictions (the loss's first array)"
     )
-    parser.add_argument("--target", metavar="FILE[:COLUMN]", help="the targets")
-    parser.add_argument("--weight", metavar="FILE[:COLUMN]", help="the weights")
+    parser.add_argument("--target", metavar="FILE[:COLUMNS]", help="the targets")
+    parser.add_argument("--weight", metavar="FILE[:COLUMNS]", help="the weights")
     parser.add_argument(
         "--array",
         action="append",
         default=[],
-        metavar="NAME=FILE[:COLUMN]",
+        metavar="NAME=FILE[:COLUMNS]",
         help="any other array of the loss by its parameter name, e.g. "
         "var=var.npy or input_lengths=lengths.npy (repeatable)",
     )
@@ -171,8 +173,7 @@ def _eval_parser(commands: Any) -> None:
 
 def eval_command(args: argparse.Namespace, out: Any = None) -> int:
     out = sys.stdout if out is None else out
-    name = args.loss
-    _eval.loss_function(name)
+    name = _eval.loss_name(args.loss)
     options = _eval.parse_options(name, args.option)
     named: dict[str, str] = {}
     for flag in ("input", "target", "weight"):
@@ -182,7 +183,7 @@ def eval_command(args: argparse.Namespace, out: Any = None) -> int:
     for item in args.array:
         key, sep, spec = item.partition("=")
         if not sep or not key.strip() or not spec:
-            raise _eval.EvalError(f"bad --array '{item}': expected NAME=FILE[:COLUMN]")
+            raise _eval.EvalError(f"bad --array '{item}': expected NAME=FILE[:COLUMNS]")
         key = key.strip()
         if key in named:
             raise _eval.EvalError(f"the array '{key}' is given twice")
@@ -209,7 +210,7 @@ def eval_command(args: argparse.Namespace, out: Any = None) -> int:
         progress=progress,
     )
     if args.json:
-        print(json.dumps(result.as_dict(), allow_nan=True), file=out)
+        print(json.dumps(result.as_dict(), allow_nan=False), file=out)
     else:
         print(
             repr(result.value) if result.dtype.startswith(("float", "bfloat")) else str(int(result.value)),
@@ -218,9 +219,24 @@ def eval_command(args: argparse.Namespace, out: Any = None) -> int:
     return 0
 
 
-def list_command(out: Any = None) -> int:
+def list_command(as_json: bool = False, out: Any = None) -> int:
     out = sys.stdout if out is None else out
     names = _eval.available_losses()
+    if as_json:
+        losses = []
+        for name in names:
+            params = _eval.loss_parameters(name)
+            losses.append(
+                {
+                    "name": name,
+                    "class": _eval.SPECS[name].cls,
+                    "arrays": list(params.arrays),
+                    "required": list(params.required),
+                    "options": params.options,
+                }
+            )
+        print(json.dumps({"losses": losses, "backends": _eval.installed_backends()}), file=out)
+        return 0
     width = max((len(n) for n in names), default=0)
     for name in names:
         params = _eval.loss_parameters(name)
@@ -230,8 +246,15 @@ def list_command(out: Any = None) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as every other error here: one line, exit status 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="anyloss",
         description="PyTorch's loss functions, with PyTorch's exact semantics, on every array library.",
     )
@@ -240,12 +263,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "demo",
         help="the worked examples of torch's and MindSpore's loss documentation on every installed backend",
+        description=DEMO_DESCRIPTION,
     )
     _eval_parser(commands)
-    commands.add_parser(
+    listing = commands.add_parser(
         "list",
         help="the losses, their arrays and options, and the backends",
         description="The losses, their arrays, options and defaults, and the backends installed.",
+    )
+    listing.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: losses (name, class, arrays, required, options) and backends",
     )
     info = commands.add_parser(
         "info",
@@ -253,19 +282,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="One loss: its signature, arrays, options and "
         "defaults, how 'mean' divides, and the backends installed.",
     )
-    info.add_argument("loss", help="the loss, e.g. cross_entropy")
+    info.add_argument("loss", help="the loss, by its name or class, e.g. cross_entropy or CrossEntropyLoss")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo()
     try:
         if args.command == "list":
-            return list_command()
+            return list_command(args.json)
         if args.command == "info":
             print(_eval.describe_loss(args.loss))
             return 0
         return eval_command(args)
     except _eval.EvalError as exc:
         print(f"anyloss {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader went away (`anyloss list | head`): nothing to say
+        sys.stdout = open(os.devnull, "w")  # so that the exit flushes quietly
         return 1
     except KeyboardInterrupt:
         print(f"anyloss {args.command}: interrupted", file=sys.stderr)

@@ -43,8 +43,11 @@ def dispatch(
     ns = namespace_from_types(xp, first, second, third, fourth)
     if ns is None:
         ns = array_namespace(first, second, third, fourth, xp=xp)
-    # backend_for's cache read inline: this runs on every call of every loss.
-    backend = _cache.get(id(ns)) or backend_for(ns)
-    if not _backends._native_enabled or type(reduction) is MeanRequest:
+        backend = _cache.get(id(ns)) or backend_for(ns)
+        backend.check_shapes(first, second, third, fourth)
+    else:
+        # backend_for's cache read inline: this runs on every call of every loss.
+        backend = _cache.get(id(ns)) or backend_for(ns)
+    if type(reduction) is MeanRequest or not backend.native_enabled():
         return backend, None
     return backend, backend.native(name)

@@ -12,6 +12,16 @@ from typing import Any
 
 import numpy as np
 
+#: What ``anyloss demo --help`` says the demo shows.
+DEMO_DESCRIPTION = (
+    "Runs the worked examples printed in torch's loss documentation (torch.nn's class pages) "
+    "and in MindSpore's page mapping its losses to torch's: each example's loss, with the "
+    "example's settings and inputs, on every installed backend (numpy, torch, jax, dask, "
+    "array_api_strict, cupy), beside the number the documentation prints. A value is marked "
+    "as matching when it rounds to that number at the documentation's precision (4 decimals "
+    "for torch, 3 for MindSpore). The exit status is 1 if any value does not match."
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Example:

@@ -25,9 +25,10 @@ __all__ = ["CLASS_INDEX", "ELEMENTWISE", "RECORDS", "ROWS", "LossRecord", "Strea
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Parameters that are never options (on the command line, in the docs' option lists).
-NOT_OPTIONS = frozenset({"size_average", "reduce", "distance_function", "xp"})
+#: (linear_cross_entropy's ``options`` is a torch object, ``return_lse`` changes what it returns.)
+NOT_OPTIONS = frozenset({"size_average", "reduce", "distance_function", "xp", "options", "return_lse"})
 #: Parameters with a default that are arrays all the same.
-OPTIONAL_ARRAYS = frozenset({"weight", "pos_weight"})
+OPTIONAL_ARRAYS = frozenset({"linear_bias", "weight", "pos_weight"})
 #: The shapes a benchmark case can take (benchmarks/cases.py builds each kind).
 BENCH_KINDS = frozenset({"elementwise", "rows", "ctc"})
 

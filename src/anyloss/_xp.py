@@ -71,22 +71,41 @@ def is_array(x: Any) -> bool:
     return aac.is_array_api_obj(x) and not isinstance(x, _SCALAR_TYPES)
 
 
-# Keyed by the dtype's type first: tuples compare item by item, so dtypes of different
-# libraries are never compared with each other (array-api-strict warns when they are).
-_isdtype_cache: dict[tuple[type, Any, Any], bool] = {}
+# Keyed by the namespace, then the dtype's type: the same dtype object can belong to two
+# namespaces that classify it differently (ml_dtypes' bfloat16 is a floating dtype of
+# jax.numpy and unknown to NumPy), and tuples compare item by item, so dtypes of
+# different libraries are never compared with each other (array-api-strict warns when
+# they are).
+_isdtype_cache: dict[tuple[int, type, Any, Any], bool] = {}
 _name_cache: dict[tuple[type, Any], str] = {}
 
 
 def isdtype(xp: Any, dtype: Any, kind: Any) -> bool:
-    """``xp.isdtype``, remembered per (dtype, kind): every loss asks it several times a call."""
-    key = (type(dtype), dtype, kind)
+    """``xp.isdtype``, remembered per (namespace, dtype, kind): every loss asks it several times a call.
+
+    A dtype the namespace does not know (a NumPy array of ml_dtypes' bfloat16) raises
+    ``TypeError`` naming it, whatever was computed before.
+    """
+    key = (id(xp), type(dtype), dtype, kind)
     try:
         return _isdtype_cache[key]
     except KeyError:
-        answer = _isdtype_cache[key] = bool(xp.isdtype(dtype, kind))
+        answer = _isdtype_cache[key] = _classify(xp, dtype, kind)
         return answer
     except TypeError:  # an unhashable dtype object
+        return _classify(xp, dtype, kind)
+
+
+def _classify(xp: Any, dtype: Any, kind: Any) -> bool:
+    try:
         return bool(xp.isdtype(dtype, kind))
+    except TypeError as error:
+        raise TypeError(
+            f"anyloss does not support arrays of dtype {dtype_name(dtype)} in "
+            f"{getattr(xp, '__name__', xp)}, whose array API does not know that dtype "
+            "(NumPy has no bfloat16: convert to float32, or use a library that has it, "
+            "such as JAX or torch)"
+        ) from error
 
 
 def is_floating(xp: Any, dtype: Any) -> bool:

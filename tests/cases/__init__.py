@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from support.oracle import Case
 
-from . import binary, classification, ctc, embedding, likelihood, regression
+from . import binary, classification, ctc, embedding, likelihood, linear_cross_entropy, regression
 
-_TABLES = [binary, classification, ctc, embedding, likelihood, regression]
+_TABLES = [binary, classification, ctc, embedding, likelihood, linear_cross_entropy, regression]
 
 CASES: list[Case] = [case for table in _TABLES for case in table.CASES]
 

@@ -14,7 +14,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from ._generic import Backend, NumPyBackend
+from . import _switches
+from ._generic import Backend, DaskBackend, NumPyBackend
 
 __all__ = [
     "Backend",
@@ -24,9 +25,6 @@ __all__ = [
     "namespace_from_types",
 ]
 
-# A plain module global, not a ContextVar: torch.compile cannot trace ContextVar.get,
-# and reading this flag must not break the graph.
-_native_enabled = True
 _cache: dict[int, Backend] = {}
 
 
@@ -53,6 +51,8 @@ def _make_backend(xp: Any) -> Backend:
         return JaxBackend(xp)
     if name in ("numpy", "array_api_compat.numpy"):
         return NumPyBackend(xp)
+    if name in ("dask.array", "array_api_compat.dask.array"):
+        return DaskBackend(xp)
     if name == MINDSPORE_NAMESPACE:
         return xp.MindSporeBackend(xp)
     return Backend(xp)
@@ -128,10 +128,16 @@ def native_paths(enabled: bool) -> Iterator[None]:
 
     With ``enabled=False`` every call runs the generic array-API body, whatever the
     backend; the test suite uses this to prove that a fast path equals the body.
+
+    The switch holds for the calls of the current thread or asyncio task only (a context
+    variable); blocks nest, and blocks in other threads or tasks do not affect it.  Code
+    compiled by ``torch.compile`` reads the setting of the innermost block entered in its
+    thread, and is traced again when that setting changes.
     """
-    global _native_enabled
-    previous, _native_enabled = _native_enabled, enabled
+    token = _switches.native.set(bool(enabled))
+    previous, _switches.per_thread.native = _switches.per_thread.native, bool(enabled)
     try:
         yield
     finally:
-        _native_enabled = previous
+        _switches.per_thread.native = previous
+        _switches.native.reset(token)

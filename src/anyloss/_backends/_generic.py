@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any, TypeVar
 
 import array_api_compat as aac
 import numpy as np
+
+from . import _switches
 
 T = TypeVar("T")
 
@@ -17,6 +21,9 @@ class Backend:
 
     #: True when the framework tracks gradients through array operations.
     differentiable = False
+    #: True when ``with_gradient`` differentiates the gradient it is given (a custom-derivative
+    #: hook): a body then gives that gradient derivatives of its own, torch's second derivatives.
+    second_derivatives = False
     #: True when ``fori_loop`` takes a trip count that is a traced (not yet known) value.
     traced_loops = False
     #: True when a compiler fuses a sum faster without a select (``where``) in front of it:
@@ -30,6 +37,13 @@ class Backend:
     def native(self, name: str) -> Callable[..., Any] | None:
         """A native kernel with the reference semantics, or None."""
         return None
+
+    def check_shapes(self, *arrays: Any) -> None:
+        """Raise where a loss cannot be computed from these arrays' shapes (None: left out)."""
+
+    def native_enabled(self) -> bool:
+        """Whether native kernels may be used here (:func:`anyloss.native_paths`)."""
+        return _switches.native.get()
 
     def stop_gradient(self, x: Any) -> Any:
         return x
@@ -51,9 +65,11 @@ class Backend:
         self, x: Any, gradient: Callable[..., Any], aux: tuple[Any, ...], axes: tuple[int, ...]
     ) -> Any:
         """Zeros of ``x``'s shape without ``axes``, whose derivative with respect to ``x`` is
-        ``gradient(x, *aux)`` (elementwise, summed over ``axes``; first order only).
+        ``gradient(x, *aux)`` (elementwise, summed over ``axes``).
 
-        Frameworks override this so that ``gradient`` is evaluated only by the backward pass.
+        Frameworks override this so that ``gradient`` is evaluated only by the backward pass;
+        where ``second_derivatives`` is set, the derivative of ``gradient`` is the second
+        derivative (here, first order only).
         """
         xp = self.xp
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
@@ -173,6 +189,149 @@ class Backend:
         keep = (z > 0) & (xp.expand_dims(index, axis=1) != columns)
         return xp.where(keep, z, xp.asarray(0, dtype=z.dtype, device=self.device(z)))
 
+    def compiled(self, fn: Callable[..., Any], *static: Any) -> Callable[..., Any]:
+        """``fn(self, *static, *arrays)`` as a function of the arrays alone, compiled once per
+        ``(fn, static)`` where the framework compiles (then traced once per shape and dtype)."""
+        return partial(fn, self, *static)
+
+    def retaining_gradients(self) -> AbstractContextManager[Any]:
+        """Within it, gradients a kernel computes in its forward pass stay valid for a second
+        backward pass (``retain_graph``); frameworks that consume them in place override it."""
+        return contextlib.nullcontext()
+
+    def linear_cross_entropy_rows(
+        self,
+        input: Any,
+        linear_weight: Any,
+        target: Any,
+        linear_bias: Any,
+        class_weight: Any,
+        *,
+        ignore_index: int,
+        label_smoothing: float,
+        probabilities: bool,
+        summed: bool,
+        chunk_size: int,
+        softcap: float | None = None,
+        z_loss: float = 0.0,
+    ) -> tuple[Any, Any]:
+        """Cross-entropy of the rows of ``input @ linear_weight.T + linear_bias``, chunk by chunk.
+
+        ``input`` is ``(N, H)``, ``linear_weight`` ``(C, H)``, ``linear_bias`` ``(C,)`` or None,
+        ``target`` ``(N,)`` class indices or, with ``probabilities``, ``(N, C)`` class
+        probabilities in the compute dtype; ``class_weight`` ``(C,)`` in the compute dtype or
+        None.  Returns ``(loss, lse)``: the per-row losses ``(N,)`` (their sum, 0-D, when
+        ``summed``) and the per-row log-normaliser ``(N,)`` without gradient, both in the
+        compute dtype.  The terms are :meth:`linear_cross_entropy_terms`'; the ``(N, C)``
+        logits never exist, only ``chunk_size`` rows of them at a time.
+
+        Here a Python loop over the chunks (autodiff frameworks differentiate through it);
+        frameworks override it with kernels that also chunk the backward pass.
+        """
+        xp = self.xp
+        n = input.shape[0]
+        work = _compute_dtype(xp, input.dtype)
+        if n == 0:
+            empty = xp.zeros((0,), dtype=work, device=self.device(input))
+            return (xp.sum(empty) if summed else empty), empty
+        step = max(1, int(chunk_size))
+        # Half-precision logits as torch's linear computes them: products and bias summed in
+        # float32, rounded once to the input's dtype (then taken back to float32).  Through
+        # autodiff, the gradients' products are then float32 sums too.
+        half = work != input.dtype
+        features = xp.astype(input, work) if half else input
+        weight_t = xp.matrix_transpose(xp.astype(linear_weight, work) if half else linear_weight)
+        bias = None if linear_bias is None else (xp.astype(linear_bias, work) if half else linear_bias)
+        losses, lses = [], []
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            logits = xp.matmul(features[start:stop, ...], weight_t)
+            if bias is not None:
+                logits = logits + bias
+            loss, lse = self.linear_cross_entropy_terms(
+                xp.astype(xp.astype(logits, input.dtype), work) if half else logits,
+                target[start:stop, ...],
+                class_weight,
+                ignore_index=ignore_index,
+                label_smoothing=label_smoothing,
+                probabilities=probabilities,
+                softcap=softcap,
+                z_loss=z_loss,
+            )
+            losses.append(xp.sum(loss) if summed else loss)
+            lses.append(lse)
+        lse = self.stop_gradient(lses[0] if len(lses) == 1 else xp.concat(lses))
+        if summed:
+            total = losses[0]
+            for part in losses[1:]:
+                total = total + part
+            return total, lse
+        return (losses[0] if len(losses) == 1 else xp.concat(losses)), lse
+
+    def linear_cross_entropy_terms(
+        self,
+        logits: Any,
+        target: Any,
+        class_weight: Any,
+        *,
+        ignore_index: int,
+        label_smoothing: float,
+        probabilities: bool,
+        softcap: float | None,
+        z_loss: float,
+    ) -> tuple[Any, Any]:
+        """The per-row losses and log-normalisers of one chunk of ``(rows, C)`` logits.
+
+        torch's per-element terms of ``cross_entropy(logits, target, reduction='none')``,
+        with ``lse`` the row's logsumexp and ``w`` the class weights (ones without):
+        class indices ``(1 − ε)·w_t·(lse − z_t) + ε/C·Σ_c w_c·(lse − z_c)`` (0 where the
+        target is ``ignore_index``); probabilities ``Σ_c w_c·q̃_c·(lse − z_c)``,
+        ``q̃ = (1 − ε)·q + ε/C``.  Beyond torch: ``softcap`` first maps the logits to
+        ``softcap·tanh(z/softcap)``, and ``z_loss`` adds ``z_loss·lse²`` (not to ignored rows).
+        """
+        xp = self.xp
+        if softcap is not None:
+            logits = softcap * xp.tanh(logits / softcap)
+        n_classes = logits.shape[1]
+        lse = self.logsumexp(logits, axis=1, keepdims=True)
+        eps = label_smoothing if label_smoothing > 0.0 else 0.0
+        valid = None
+        if probabilities:
+            q = target
+            if eps > 0.0:
+                q = q * (1.0 - eps) + eps / n_classes
+            if class_weight is not None:
+                q = q * class_weight
+            # A product, as torch's: a -inf logit with zero probability gives NaN there too.
+            loss = -xp.sum((logits - lse) * q, axis=1)
+        else:
+            valid = target != ignore_index
+            in_range = (target >= 0) & (target < n_classes)
+            use = valid & in_range
+            safe = xp.where(use, target, xp.zeros_like(target))
+            nll = xp.squeeze(lse, axis=1) - self.gather_class(logits, safe, axis=1)
+            zero = xp.zeros_like(nll)
+            # Sanitised before the product: an ignored row may have picked a -inf logit.
+            nll = xp.where(use, nll, zero)
+            if class_weight is not None:
+                full = xp.broadcast_to(xp.reshape(class_weight, (1, -1)), logits.shape)
+                nll = nll * xp.where(valid, self.gather_class(full, safe, axis=1), zero)
+            if eps > 0.0:
+                weighted = logits - lse
+                if class_weight is not None:
+                    weighted = weighted * xp.reshape(class_weight, (1, -1))
+                nll = (1.0 - eps) * nll + (eps / n_classes) * -xp.sum(weighted, axis=1)
+            # A class index out of range that is not ignored (lazy backends only; eager ones
+            # raised already) is never gathered: its loss is NaN.
+            loss = xp.where(valid, xp.where(in_range, nll, xp.full_like(nll, float("nan"))), zero)
+        lse = xp.squeeze(lse, axis=1)
+        if z_loss:
+            penalty = z_loss * (lse * lse)
+            if valid is not None:
+                penalty = xp.where(valid, penalty, xp.zeros_like(penalty))
+            loss = loss + penalty
+        return loss, lse
+
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         value = init
         for i in range(lower, upper):
@@ -267,3 +426,25 @@ class NumPyBackend(Backend):
         np.exp(shifted, out=shifted)
         out = np.log(np.sum(shifted, axis=axis, keepdims=True)) + m
         return out if keepdims else np.squeeze(out, axis=axis)
+
+
+class DaskBackend(Backend):
+    """Dask: lazy arrays, whose sizes may be unknown (NaN) after boolean indexing."""
+
+    def check_shapes(self, *arrays: Any) -> None:
+        # Every loss checks shapes and broadcasts at call time, which unknown sizes make
+        # meaningless (torch's shape checks would compare NaN): ask for them instead.
+        for position, x in enumerate(arrays):
+            shape = getattr(x, "shape", ())
+            if any(s != s for s in shape):
+                raise ValueError(
+                    f"array {position + 1} of this loss call has unknown (NaN) chunk sizes, shape "
+                    f"{tuple(shape)}, as Dask arrays have after boolean indexing; anyloss checks "
+                    "and broadcasts shapes when the loss is built, so call "
+                    "`x.compute_chunk_sizes()` on it first"
+                )
+
+
+def _compute_dtype(xp: Any, dtype: Any) -> Any:
+    """float32 for float16 and bfloat16 (torch's opmath), the dtype itself otherwise."""
+    return xp.float32 if str(dtype).rsplit(".", 1)[-1] in ("float16", "bfloat16") else dtype

@@ -13,9 +13,12 @@ from ._generic import Backend
 
 T = TypeVar("T")
 
+_compiled: dict[tuple[Any, Callable[..., Any], tuple[Any, ...]], Callable[..., Any]] = {}
+
 
 class JaxBackend(Backend):
     differentiable = True
+    second_derivatives = True
     traced_loops = True
     # XLA:CPU hands a full sum to a fusion that cannot take a select: where + sum runs
     # about twice as long as the same terms written with minimum.
@@ -36,7 +39,11 @@ class JaxBackend(Backend):
         return not isinstance(x, jax.core.Tracer)
 
     def with_gradient(self, value: Any, x: Any, grad: Any) -> Any:
-        """A custom JVP ``grad · dx``: forward-only code computes ``value`` alone."""
+        """A custom JVP ``grad · dx``: forward-only code computes ``value`` alone.
+
+        ``grad`` is not a constant of the rule: its own derivatives (autodiff, or a rule
+        attached by a further ``with_gradient``) are the second derivatives of ``value``.
+        """
         # ``grad`` is dead code without differentiation; with it, a cotangent meets ±inf
         # and NaN in ``grad`` exactly as torch's backward multiplies them.
         return _with_gradient(value, x, grad)
@@ -54,7 +61,8 @@ class JaxBackend(Backend):
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
 
         # A custom JVP: the forward pass is zeros; the gradient is computed only when
-        # differentiating (and is dropped from forward-only jitted code).
+        # differentiating (and is dropped from forward-only jitted code).  The gradient is
+        # differentiated in turn: its derivative is the second derivative.
         @jax.custom_jvp
         def zero(x: Any, *aux: Any) -> Any:
             return jax.numpy.zeros(shape, dtype=x.dtype)
@@ -62,13 +70,58 @@ class JaxBackend(Backend):
         @zero.defjvp
         def zero_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
             x, *aux = primals
-            g = jax.lax.stop_gradient(gradient(x, *aux))
+            g = gradient(x, *aux)
             return zero(x, *aux), jax.numpy.sum(g * tangents[0], axis=axes)
 
         return zero(x, *aux)
 
+    def compiled(self, fn: Callable[..., Any], *static: Any) -> Callable[..., Any]:
+        # jax.jit keeps one trace per argument shapes and dtypes; the jitted function is
+        # kept per (fn, static), so an eager call compiles only the first time it meets a
+        # shape.  Under an enclosing jit or grad it is inlined as any jitted function.
+        key = (self, fn, static)
+        jitted = _compiled.get(key)
+        if jitted is None:
+            jitted = _compiled[key] = jax.jit(partial(fn, self, *static))
+        return jitted
+
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         return jax.lax.fori_loop(lower, upper, body, init)
+
+    def linear_cross_entropy_rows(
+        self,
+        input: Any,
+        linear_weight: Any,
+        target: Any,
+        linear_bias: Any,
+        class_weight: Any,
+        *,
+        ignore_index: int,
+        label_smoothing: float,
+        probabilities: bool,
+        summed: bool,
+        chunk_size: int,
+        softcap: float | None = None,
+        z_loss: float = 0.0,
+    ) -> tuple[Any, Any]:
+        """``cross_entropy(linear(...))`` per row (or summed) and the rows' log-normalisers,
+        never holding the ``(N, C)`` logits: a ``custom_vjp`` over a ``lax.scan`` of row chunks."""
+        from ._jax_lce import linear_cross_entropy_rows
+
+        return linear_cross_entropy_rows(
+            input,
+            linear_weight,
+            target,
+            linear_bias,
+            class_weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            probabilities=probabilities,
+            summed=summed,
+            chunk_size=chunk_size,
+            softcap=softcap,
+            z_loss=z_loss,
+        )
 
 
 @jax.custom_jvp
@@ -78,9 +131,11 @@ def _with_gradient(value: Any, x: Any, grad: Any) -> Any:
 
 @_with_gradient.defjvp
 def _with_gradient_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
-    value, _, grad = primals
+    value, x, grad = primals
     d_value, d_x, _ = tangents
-    return value, d_value + jax.lax.stop_gradient(grad) * d_x
+    # The primal output is the function again, not ``value``: an outer differentiation of
+    # this rule then meets the rule once more (a second derivative through ``grad``).
+    return _with_gradient(value, x, grad), d_value + grad * d_x
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))

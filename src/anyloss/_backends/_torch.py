@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
+from . import _switches
 from ._generic import Backend
 
 
@@ -26,8 +28,47 @@ class TorchBackend(Backend):
         # (NotImplemented) where the kernel would not give torch's semantics.
         return _ADAPTERS.get(name) or getattr(F, name, None)
 
+    def native_enabled(self) -> bool:
+        # torch.compile cannot trace the context variable; it traces (and guards on) the
+        # thread's copy of the setting instead.
+        if _is_compiling():
+            return _switches.per_thread.native
+        return _switches.native.get()
+
+    def linear_cross_entropy_rows(
+        self,
+        input: Any,
+        linear_weight: Any,
+        target: Any,
+        linear_bias: Any,
+        class_weight: Any,
+        *,
+        ignore_index: int,
+        label_smoothing: float,
+        probabilities: bool,
+        summed: bool,
+        chunk_size: int,
+        softcap: float | None = None,
+        z_loss: float = 0.0,
+    ) -> tuple[Any, Any]:
+        """anyloss's own chunked autograd kernel (see :class:`_LinearCrossEntropy`)."""
+        settings = _LinearSettings(
+            ignore_index,
+            label_smoothing if label_smoothing > 0.0 else 0.0,
+            probabilities,
+            summed,
+            max(1, int(chunk_size)),
+            softcap,
+            float(z_loss),
+            _retain_graph.allowed,
+        )
+        return _LinearCrossEntropy.apply(input, linear_weight, linear_bias, target, class_weight, settings)  # type: ignore[no-any-return]
+
     def stop_gradient(self, x: Any) -> Any:
         return x.detach()
+
+    def retaining_gradients(self) -> contextlib.AbstractContextManager[None]:
+        return _retaining()
 
     def device(self, x: Any) -> Any:
         # The attribute itself: array-api-compat's lookup is lru_cache-wrapped, which
@@ -167,3 +208,226 @@ _ADAPTERS: dict[str, Callable[..., Any]] = {
     "cosine_embedding_loss": _cosine_embedding_loss,
     "gaussian_nll_loss": _gaussian_nll_loss,
 }
+
+
+# --- linear_cross_entropy: anyloss's chunked kernel ---------------------------------------
+
+
+class _RetainGraph(threading.local):
+    """Whether the gradients precomputed by the summed kernel must survive a backward pass
+    (torch's ``LinearCrossEntropyOptions.allow_retain_graph``), set by the caller around
+    the call; per thread, so that concurrent calls do not see each other's setting."""
+
+    allowed = False
+
+
+_retain_graph = _RetainGraph()
+
+
+@contextlib.contextmanager
+def _retaining() -> Any:
+    previous, _retain_graph.allowed = _retain_graph.allowed, True
+    try:
+        yield
+    finally:
+        _retain_graph.allowed = previous
+
+
+class _LinearSettings(NamedTuple):
+    ignore_index: int
+    label_smoothing: float
+    probabilities: bool
+    summed: bool
+    chunk_size: int
+    softcap: float | None
+    z_loss: float
+    retain_graph: bool
+
+
+def _chunk_logits(x: Any, weight: Any, bias: Any, work: Any) -> Any:
+    """One chunk's logits, in the input's dtype as torch's linear computes them, then in
+    the compute dtype."""
+    z = torch.matmul(x, weight.t()) if bias is None else torch.addmm(bias, x, weight.t())
+    return z if z.dtype == work else z.to(work)
+
+
+def _chunk_logits_gradient(z: Any, lse: Any, target: Any, class_weight: Any, s: _LinearSettings) -> Any:
+    """d(Σ rows' losses)/d(logits) of one chunk (before soft-capping: ``z`` are the raw logits
+    in the compute dtype): ``(Σ_c r_c + 2·z_loss·lse)·softmax − r`` where ``r`` is each
+    class's share of the target (``w_t·(1 − ε)`` at the target plus ``w_c·ε/C``, or
+    ``w_c·q̃_c``), zero on ignored rows."""
+    capped = z if s.softcap is None else s.softcap * torch.tanh(z / s.softcap)
+    n_classes = z.shape[1]
+    eps = s.label_smoothing
+    grad = torch.exp(capped - lse.unsqueeze(1))
+    if s.probabilities:
+        share = target
+        if eps > 0.0:
+            share = share * (1.0 - eps) + eps / n_classes
+        if class_weight is not None:
+            share = share * class_weight
+        scale = share.sum(1)
+        if s.z_loss:
+            scale = scale + 2.0 * s.z_loss * lse
+        grad.mul_(scale.unsqueeze(1)).sub_(share)
+    else:
+        valid = target != s.ignore_index
+        safe = torch.where(valid & (target >= 0) & (target < n_classes), target, 0)
+        on = valid.to(z.dtype)
+        w_t = on if class_weight is None else class_weight[safe] * on
+        scale = (1.0 - eps) * w_t
+        if eps > 0.0:
+            total = float(n_classes) if class_weight is None else class_weight.sum()
+            scale = scale + (eps / n_classes) * total * on
+        if s.z_loss:
+            scale = scale + 2.0 * s.z_loss * lse * on
+        grad.mul_(scale.unsqueeze(1))
+        grad.scatter_add_(1, safe.unsqueeze(1), (-(1.0 - eps) * w_t).unsqueeze(1))
+        if eps > 0.0:
+            uniform = on.unsqueeze(1) * (eps / n_classes)
+            grad.sub_(uniform if class_weight is None else uniform * class_weight)
+    if s.softcap is not None:
+        grad.mul_(1.0 - (capped / s.softcap) ** 2)
+    return grad
+
+
+def _accumulate_gradients(
+    grads: list[Any], dz: Any, x: Any, weight: Any, rows: slice, needs: tuple[bool, ...]
+) -> None:
+    """Add one chunk's logits gradient ``dz`` (compute dtype) to ``grads = [dX, dW, db]``:
+    dX's rows are written, dW and db (in the compute dtype) accumulate."""
+    if needs[0]:
+        grads[0][rows] = torch.matmul(dz.to(weight.dtype), weight)
+    if needs[1]:
+        grads[1].addmm_(dz.t(), x if x.dtype == dz.dtype else x.to(dz.dtype))
+    if needs[2]:
+        grads[2].add_(dz.sum(0))
+
+
+def _gradient_buffers(input: Any, weight: Any, bias: Any, work: Any, needs: tuple[bool, ...]) -> list[Any]:
+    return [
+        torch.empty_like(input) if needs[0] else None,
+        torch.zeros(weight.shape, dtype=work, device=weight.device) if needs[1] else None,
+        torch.zeros(weight.shape[0], dtype=work, device=weight.device) if needs[2] else None,
+    ]
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """Cross-entropy of ``input @ weight.T + bias`` by chunks of rows, the logits never whole.
+
+    Summed (a scalar loss, so a scalar incoming gradient): the forward pass computes the
+    gradients with respect to input, weight and bias chunk by chunk (three matrix products
+    in all) and the backward pass scales them, in place unless ``retain_graph`` is
+    allowed (then a second backward pass finds them unscaled).  Per row: the backward
+    pass recomputes each chunk's logits from the saved inputs and log-normalisers.
+    First order only: the backward is not itself differentiable.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, input: Any, weight: Any, bias: Any, target: Any, class_weight: Any, s: _LinearSettings
+    ):  # type: ignore[override]
+        work = torch.float32 if input.dtype in _HALF else input.dtype
+        n = input.shape[0]
+        needs = tuple(ctx.needs_input_grad[:3])
+        precompute = s.summed and any(needs)
+        grads = _gradient_buffers(input, weight, bias, work, needs) if precompute else []
+        lse_all = torch.empty(n, dtype=work, device=input.device)
+        losses = torch.empty(0 if s.summed else n, dtype=work, device=input.device)
+        total = torch.zeros((), dtype=work, device=input.device)
+        for start in range(0, n, s.chunk_size):
+            rows = slice(start, min(n, start + s.chunk_size))
+            x = input[rows]
+            z = _chunk_logits(x, weight, bias, work)
+            loss, lse = _terms_backend().linear_cross_entropy_terms(
+                z,
+                target[rows],
+                class_weight,
+                ignore_index=s.ignore_index,
+                label_smoothing=s.label_smoothing,
+                probabilities=s.probabilities,
+                softcap=s.softcap,
+                z_loss=s.z_loss,
+            )
+            lse_all[rows] = lse
+            if s.summed:
+                total = total + loss.sum()
+            else:
+                losses[rows] = loss
+            if precompute:
+                dz = _chunk_logits_gradient(z, lse, target[rows], class_weight, s)
+                _accumulate_gradients(grads, dz, x, weight, rows, needs)
+        ctx.settings, ctx.needs, ctx.dtype = s, needs, input.dtype
+        if precompute:
+            ctx.consumed = False
+            ctx.save_for_backward(*(g for g in grads if g is not None))
+        elif not s.summed:
+            ctx.save_for_backward(input, weight, bias, target, class_weight, lse_all)
+        ctx.mark_non_differentiable(lse_all)
+        return (total if s.summed else losses), lse_all
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_loss: Any, grad_lse: Any):  # type: ignore[override]
+        s, needs = ctx.settings, ctx.needs
+        if s.summed:
+            return (*_scaled_gradients(ctx, grad_loss), None, None, None)
+        input, weight, bias, target, class_weight, lse_all = ctx.saved_tensors
+        work = lse_all.dtype
+        grads = _gradient_buffers(input, weight, bias, work, needs)
+        for start in range(0, input.shape[0], s.chunk_size):
+            rows = slice(start, min(input.shape[0], start + s.chunk_size))
+            x = input[rows]
+            z = _chunk_logits(x, weight, bias, work)
+            dz = _chunk_logits_gradient(z, lse_all[rows], target[rows], class_weight, s)
+            dz.mul_(grad_loss[rows].to(work).unsqueeze(1))
+            _accumulate_gradients(grads, dz, x, weight, rows, needs)
+        return (*_cast_gradients(grads, input.dtype), None, None, None)
+
+
+def _cast_gradients(grads: list[Any], dtype: Any) -> list[Any]:
+    return [None if g is None else g.to(dtype) for g in grads]
+
+
+def _terms_backend() -> TorchBackend:
+    """The backend whose generic terms the kernel's forward pass computes, made once."""
+    if not _TERMS:
+        import array_api_compat.torch
+
+        _TERMS.append(TorchBackend(array_api_compat.torch))
+    return _TERMS[0]
+
+
+_TERMS: list[TorchBackend] = []
+
+
+def _scaled_gradients(ctx: Any, grad_loss: Any) -> list[Any]:
+    """The precomputed gradients times the incoming scalar gradient."""
+    if not any(ctx.needs):
+        return [None, None, None]
+    in_place = not ctx.settings.retain_graph and not _is_compiling()
+    if in_place and ctx.consumed:
+        raise RuntimeError(
+            "anyloss.linear_cross_entropy: backward through the 'sum' or 'mean' loss a second "
+            "time; its gradients were computed in the forward pass and used by the first "
+            "backward pass. Pass options=torch.nn.LinearCrossEntropyOptions("
+            "allow_retain_graph=True) to allow retain_graph=True"
+        )
+    saved = iter(ctx.saved_tensors)
+    grads = [next(saved) if need else None for need in ctx.needs]
+    ctx.consumed = True
+    scale = grad_loss
+    # An infinite scale (a 'mean' over no target: 1/0) meets gradients that are exactly 0,
+    # which torch's masked reference path keeps at 0, not 0·inf = NaN.
+    masked = _is_compiling() or not bool(torch.isfinite(scale))
+    out: list[Any] = []
+    for g in grads:
+        if g is None:
+            out.append(None)
+        elif masked:
+            out.append(torch.where(g == 0, torch.zeros_like(g), g * scale.to(g.dtype)))
+        elif in_place:
+            out.append(g.mul_(scale.to(g.dtype)))
+        else:
+            out.append(g * scale.to(g.dtype))
+    return _cast_gradients(out, ctx.dtype)

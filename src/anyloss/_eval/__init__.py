@@ -21,6 +21,7 @@ The modules, by job:
 * ``_specs``: what is known of each loss (:data:`SPECS`), its arrays and its options;
 * ``_stream``: the chunked streaming and the float64 accumulation;
 * ``_dask``: the Dask path;
+* ``_progress``: the one progress bar (tqdm) of every run, streamed or on Dask;
 * ``_common``: the user error (:class:`EvalError`) and what every module shares;
 * this one: :func:`evaluate`, which checks its arguments, plans the chunks and hands them
   to the stream or to Dask, and what the command line prints (``list``, ``info``).
@@ -34,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import io
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -44,8 +46,8 @@ from ._common import one_line as one_line
 from ._dask import _evaluate_dask
 from ._readers import ArraySource as ArraySource
 from ._readers import NpySource as NpySource
-from ._readers import Source, open_source
-from ._specs import SPECS, loss_function, loss_parameters, parse_options
+from ._readers import Source, check_disjoint, open_source
+from ._specs import SPECS, loss_function, loss_name, loss_parameters, parse_options
 from ._specs import available_losses as available_losses
 from ._stream import _converter, _evaluate_stream, _plan
 
@@ -56,6 +58,7 @@ __all__ = [
     "Source",
     "evaluate",
     "installed_backends",
+    "loss_name",
     "loss_parameters",
     "open_source",
     "parse_options",
@@ -71,7 +74,7 @@ def installed_backends() -> list[str]:
 @dataclasses.dataclass
 class Result:
     loss: str
-    value: float
+    value: float | int
     dtype: str
     options: dict[str, Any]
     elements: int
@@ -79,9 +82,14 @@ class Result:
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
+        """The result for JSON: a non-finite value as the string "nan", "inf" or "-inf"
+        (strict JSON has no such numbers)."""
+        value: Any = self.value
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
         return {
             "loss": self.loss,
-            "value": self.value,
+            "value": value,
             "options": self.options,
             "elements": self.elements,
             "backend": self.backend,
@@ -100,6 +108,7 @@ def evaluate(
     progress: bool = False,
 ) -> Result:
     """The loss over arrays in files, exactly as over the whole arrays in memory."""
+    name = loss_name(name)
     fn = loss_function(name)
     record = SPECS[name]
     params = loss_parameters(name)
@@ -109,6 +118,7 @@ def evaluate(
     missing = [k for k in params.required if k not in sources]
     if missing:
         raise EvalError(f"{name} needs {', '.join(missing)}")
+    check_disjoint(dict(sources))
     if chunk_rows is not None and chunk_rows < 1:
         raise EvalError("--chunk-rows must be at least 1")
     if scheduler is not None and backend != "dask":
@@ -126,6 +136,7 @@ def evaluate(
 
 def describe_loss(name: str) -> str:
     """``anyloss info``: the loss's arrays, options and defaults, and its 'mean' rule."""
+    name = loss_name(name)
     fn = loss_function(name)
     params = loss_parameters(name)
     record = SPECS[name]

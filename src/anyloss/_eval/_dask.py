@@ -7,8 +7,6 @@ file themselves); the loss builds the reduction, which runs on a local scheduler
 
 from __future__ import annotations
 
-import contextlib
-import sys
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,6 +15,7 @@ import numpy as np
 
 from .. import _xp
 from ._common import EvalError, installed, one_line
+from ._progress import Progress, dask_local_callback, follow_on_cluster
 from ._readers import NpySource, Source
 from ._stream import _call, _final, _Plan, _show_warnings, _to_numpy
 
@@ -51,7 +50,7 @@ def _evaluate_dask(
     plan: _Plan,
     scheduler: str | None,
     progress: bool,
-) -> tuple[float, str, int]:
+) -> tuple[float | int, str, int]:
     if not installed("dask"):
         raise EvalError("the dask backend needs dask (pip install 'anyloss[dask]')")
     import dask
@@ -71,28 +70,20 @@ def _evaluate_dask(
         elements = _xp.numel(tuple(_call(fn, arrays, {**options, "reduction": "none"}).shape))
     client = None
     try:
-        if scheduler is None or scheduler in _DASK_SCHEDULERS:
-            with dask.config.set(scheduler=scheduler or "threads"):
-                if progress:
-                    from dask.diagnostics import ProgressBar
-
-                    with ProgressBar(out=sys.stderr):
-                        out = _computed(lazy)
-                else:
+        with Progress(progress, "tasks") as bar:
+            if scheduler is None or scheduler in _DASK_SCHEDULERS:
+                with dask.config.set(scheduler=scheduler or "threads"), dask_local_callback(bar):
                     out = _computed(lazy)
-        else:
-            client = _client(scheduler)
-            future = client.compute(lazy)
-            if progress:
-                from distributed import progress as show
-
-                with contextlib.redirect_stdout(sys.stderr):  # the bar, like tqdm's, on stderr
-                    show(future)
-            out = _computed(future)
+            else:
+                client = _client(scheduler)
+                future = client.compute(lazy)
+                if bar.bar is not None:
+                    follow_on_cluster(client, future, bar)
+                out = _computed(future)
     finally:
         if client is not None:
             client.close()
-    return _final(float(out), out.dtype), out.dtype.name, elements
+    return _final(out.item(), out.dtype), out.dtype.name, elements
 
 
 def _computed(lazy: Any) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Arrays in files, read in slices of rows without loading the rest.
 
-:func:`open_source` opens ``FILE[:COLUMN]`` as a :class:`Source`: a .npy file (memory-mapped
+:func:`open_source` opens ``FILE[:COLUMNS]`` as a :class:`Source`: a .npy file (memory-mapped
 one chunk at a time), an .npz member (mapped in place when stored uncompressed, otherwise
 read whole), a CSV file or a Parquet file (read forwards in batches).  Sources are sent to
 Dask workers, so every class here is importable at module level and picklable.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -48,10 +49,16 @@ class Source:
         return self.read_all()[index]
 
 
+def _native(array: np.ndarray) -> np.ndarray:
+    """The array in the machine's byte order: torch and JAX take no other."""
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
 class ArraySource(Source):
     """An array already in memory (a compressed .npz member; a small file)."""
 
     def __init__(self, array: np.ndarray, name: str) -> None:
+        array = _native(array)
         self.array, self.name = array, name
         self.shape, self.dtype = tuple(array.shape), array.dtype
 
@@ -91,12 +98,14 @@ class NpySource(Source):
         end = os.path.getsize(path) if size is None else start + size
         if end < self.offset + _xp.numel(shape) * dtype.itemsize:
             raise EvalError(f"{name}: the file is truncated")
-        self.shape, self.dtype, self.fortran = tuple(shape), dtype, fortran
+        self.shape, self.fortran = tuple(shape), fortran
+        # The file's byte order for reading; the machine's for the chunks read.
+        self.stored_dtype, self.dtype = dtype, dtype.newbyteorder("=")
 
     def _map(self) -> np.ndarray:
         return np.memmap(
             self.path,
-            dtype=self.dtype,
+            dtype=self.stored_dtype,
             mode="r",
             offset=self.offset,
             shape=self.shape,
@@ -107,7 +116,9 @@ class NpySource(Source):
         if _xp.numel(self.shape) == 0:
             return np.zeros(self.shape, self.dtype)
         if not self.shape:  # a 0-D array: its one element
-            return np.fromfile(self.path, dtype=self.dtype, count=1, offset=self.offset).reshape(())
+            return _native(
+                np.fromfile(self.path, dtype=self.stored_dtype, count=1, offset=self.offset)
+            ).reshape(())
         if axis < 0:
             start, stop, axis = 0, self.shape[0], 0
         if axis == 0 and not self.fortran:
@@ -117,17 +128,17 @@ class NpySource(Source):
                 return np.zeros((rows, *self.shape[1:]), self.dtype)
             view = np.memmap(
                 self.path,
-                dtype=self.dtype,
+                dtype=self.stored_dtype,
                 mode="r",
                 offset=self.offset + start * row * self.dtype.itemsize,
                 shape=(rows, *self.shape[1:]),
             )
-            chunk = np.array(view)
+            chunk = _native(np.array(view))
             del view
             return chunk
         index = (slice(None),) * axis + (slice(start, stop),)
         mapped = self._map()
-        chunk = np.array(mapped[index])
+        chunk = _native(np.array(mapped[index]))
         del mapped
         return chunk
 
@@ -139,7 +150,7 @@ class NpySource(Source):
             start, stop, _ = first.indices(self.shape[0])
             return self.read(start, stop)[(slice(None), *index[1:])]
         mapped = self._map()
-        chunk = np.array(mapped[index])
+        chunk = _native(np.array(mapped[index]))
         del mapped
         return chunk
 
@@ -149,6 +160,10 @@ class NpySource(Source):
 
 class _SequentialSource(Source):
     """Rows of a text or columnar file, read forwards in batches (CSV, Parquet)."""
+
+    path: str
+    columns: list[int]  # the selected columns, by number
+    column_names: list[str]  # every column of the file
 
     def _batches(self) -> Iterator[np.ndarray]:
         raise NotImplementedError
@@ -186,27 +201,101 @@ class _SequentialSource(Source):
         return self.read(0, self.shape[0])
 
 
+# Numbers as NumPy and CSV writers spell them: no digit separators ('2_5'), no
+# non-ASCII digits, no hexadecimal, which Python's int() and float() would accept.
+_INT = re.compile(r"\s*[+-]?[0-9]+\s*")
+_FLOAT = re.compile(
+    r"\s*[+-]?(?:[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)\s*",
+    re.IGNORECASE,
+)
+
+
 def _is_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
+    return _INT.fullmatch(text) is not None
 
 
 def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return _FLOAT.fullmatch(text) is not None
+
+
+def select_columns(
+    spec: str | None, names: list[str] | None, width: int, where: str
+) -> tuple[list[int], bool]:
+    """The columns ``FILE:COLUMNS`` names, and whether they make a matrix.
+
+    ``COLUMNS`` is one column by name or number (a vector), or a matrix: a list ``a,b,3``,
+    ranges ``a..d`` and ``2..5`` (both ends included; ``a..`` to the last), or all but
+    some: ``^id,label``.  No spec is every column (a vector when there is one).
+    """
+    if spec is None:
+        return list(range(width)), width != 1
+    known = ", ".join(names) if names else f"0 to {width - 1}"
+
+    def index(text: str) -> int:
+        if names is not None and text in names:
+            return names.index(text)
+        if _is_int(text) and 0 <= int(text) < width:
+            return int(text)
+        raise EvalError(f"{where}: no column '{text}' (columns: {known})")
+
+    if names is not None and spec in names or not any(c in spec for c in ",^") and ".." not in spec:
+        return [index(spec.strip())], False
+    exclude = spec.startswith("^")
+    chosen: list[int] = []
+    for item in (spec[1:] if exclude else spec).split(","):
+        item = item.strip()
+        if not item:
+            raise EvalError(f"{where}: an empty column name in '{spec}'")
+        lo, dots, hi = item.partition("..")
+        if dots and not (names is not None and item in names):
+            first = index(lo.strip()) if lo.strip() else 0
+            last = index(hi.strip()) if hi.strip() else width - 1
+            if last < first:
+                raise EvalError(f"{where}: the range '{item}' is empty")
+            picked = list(range(first, last + 1))
+        else:
+            picked = [index(item)]
+        for i in picked:
+            if i in chosen:
+                raise EvalError(f"{where}: column '{names[i] if names else i}' is named twice in '{spec}'")
+            chosen.append(i)
+    if exclude:
+        chosen = [i for i in range(width) if i not in chosen]
+        if not chosen:
+            raise EvalError(f"{where}: '{spec}' leaves no column")
+    return chosen, True
+
+
+def check_disjoint(sources: dict[str, Source]) -> None:
+    """Refuse two arrays read from the same columns of one table (a label column taken
+    as logits too, say): the result would be a wrong number, not an error."""
+    seen: dict[str, tuple[str, set[int]]] = {}
+    for key, src in sources.items():
+        if not isinstance(src, _SequentialSource):
+            continue
+        path = os.path.realpath(src.path)
+        if path in seen:
+            other, columns = seen[path]
+            shared = sorted(columns & set(src.columns))
+            if shared:
+                names = ", ".join(src.column_names[i] for i in shared)
+                hint = f"{_label(other)} {src.path}:^{src.column_names[shared[0]]}"
+                raise EvalError(
+                    f"{_label(other)} and {_label(key)} read the same column of {src.path} ({names}); "
+                    f"select each one's columns, e.g. {hint}"
+                )
+            columns |= set(src.columns)
+        else:
+            seen[path] = (key, set(src.columns))
 
 
 class CsvSource(_SequentialSource):
-    """A CSV file: all columns (2-D, or 1-D for one column) or one named/numbered column.
+    """A CSV file: every column (a matrix, or a vector for one column) or the columns
+    ``FILE:COLUMNS`` selects (:func:`select_columns`).
 
-    A first line with a non-numeric field is a header.  A column whose fields are all
-    integers is int64 (class indices), otherwise float64.
+    A first line with a non-numeric field is a header.  A byte-order mark (Excel's "CSV
+    UTF-8") is skipped.  A column whose fields are all integers is int64 (class indices),
+    otherwise float64.
     """
 
     batch_rows = 65536
@@ -216,70 +305,67 @@ class CsvSource(_SequentialSource):
         header: list[str] | None = None
         rows, width = 0, None
         is_int: list[bool] = []
-        with open(path, newline="") as f:
-            for fields in csv.reader(f):
-                if not fields or all(not x.strip() for x in fields):
-                    continue
-                if header is None and rows == 0 and not all(_is_float(x) for x in fields):
-                    header = [x.strip() for x in fields]
-                    continue
-                if width is None:
-                    width = len(fields)
-                    is_int = [True] * width
-                if len(fields) != width:
-                    raise EvalError(f"{name}: row {rows + 1} has {len(fields)} fields, expected {width}")
-                for i, x in enumerate(fields):
-                    if is_int[i] and not _is_int(x):
-                        if not _is_float(x):
-                            raise EvalError(f"{name}: row {rows + 1}: '{x}' is not a number")
-                        is_int[i] = False
-                rows += 1
-        width = width if width is not None else len(header or [])
-        is_int = is_int or [False] * width
-        if column is None:
-            self.columns = list(range(width))
-        else:
-            self.columns = [self._column_index(column, header, width)]
+        for fields in self._rows():
+            if header is None and rows == 0 and not all(_is_float(x) for x in fields):
+                header = [x.strip() for x in fields]
+                continue
+            if width is None:
+                width = len(fields)
+                is_int = [True] * width
+            if len(fields) != width:
+                raise EvalError(f"{name}: row {rows + 1} has {len(fields)} fields, expected {width}")
+            for i, x in enumerate(fields):
+                if is_int[i] and not _is_int(x):
+                    if not _is_float(x):
+                        raise EvalError(f"{name}: row {rows + 1}: '{x}' is not a number")
+                    is_int[i] = False
+            rows += 1
+        if rows == 0:
+            raise EvalError(f"{name}: no rows of numbers")
+        assert width is not None
+        if header is not None and len(header) != width:
+            raise EvalError(f"{name}: the header has {len(header)} fields, the rows {width}")
         self.header = header
+        self.column_names = header or [str(i) for i in range(width)]
+        self.columns, matrix = select_columns(column, header, width, name)
         dtypes = {bool(is_int[i]) for i in self.columns}
         self.dtype = np.dtype(np.int64 if dtypes == {True} else np.float64)
-        self.shape = (rows,) if len(self.columns) == 1 else (rows, len(self.columns))
+        self.matrix = matrix
+        self.shape = (rows, len(self.columns)) if matrix else (rows,)
 
-    def _column_index(self, column: str, header: list[str] | None, width: int) -> int:
-        if header is not None and column in header:
-            return header.index(column)
-        if _is_int(column) and 0 <= int(column) < width:
-            return int(column)
-        names = ", ".join(header) if header else f"0 to {width - 1}"
-        raise EvalError(f"{self.name}: no column '{column}' (columns: {names})")
+    def _rows(self) -> Iterator[list[str]]:
+        with open(self.path, newline="", encoding="utf-8-sig") as f:
+            for fields in csv.reader(f):
+                if fields and any(x.strip() for x in fields):
+                    yield fields
 
     def _batches(self) -> Iterator[np.ndarray]:
-        with open(self.path, newline="") as f:
-            reader = csv.reader(f)
-            batch: list[list[str]] = []
-            skipped_header = self.header is None
-            for fields in reader:
-                if not fields or all(not x.strip() for x in fields):
-                    continue
-                if not skipped_header:
-                    skipped_header = True
-                    continue
-                batch.append([fields[i] for i in self.columns])
-                if len(batch) == self.batch_rows:
-                    yield self._convert(batch)
-                    batch = []
-            if batch:
+        rows = self._rows()
+        if self.header is not None:
+            next(rows)
+        batch: list[list[str]] = []
+        for fields in rows:
+            batch.append([fields[i] for i in self.columns])
+            if len(batch) == self.batch_rows:
                 yield self._convert(batch)
+                batch = []
+        if batch:
+            yield self._convert(batch)
 
     def _convert(self, batch: list[list[str]]) -> np.ndarray:
-        out = np.array(batch, dtype=np.float64 if self.dtype.kind == "f" else np.int64)
-        return out[:, 0] if len(self.columns) == 1 else out
+        try:
+            out = np.array(batch).astype(self.dtype)
+        except OverflowError:
+            raise EvalError(f"{self.name}: an integer beyond int64") from None
+        return out if self.matrix else out[:, 0]
 
 
 class ParquetSource(_SequentialSource):
-    """A Parquet file (pyarrow): one column, or every column as the columns of a matrix.
+    """A Parquet file (pyarrow): every column, or the columns ``FILE:COLUMNS`` selects
+    (:func:`select_columns`), as the columns of a matrix, or one column as a vector.
 
-    A column of fixed-length lists (e.g. one row of logits per sample) is a 2-D array.
+    A column of lists (e.g. one row of logits per sample) is a matrix; its lists must all
+    have the same length and hold no nulls.
     """
 
     batch_rows = 65536
@@ -296,63 +382,68 @@ class ParquetSource(_SequentialSource):
             file = pq.ParquetFile(path)
         except Exception as exc:  # noqa: BLE001 - pyarrow's errors vary by version
             raise EvalError(f"{name}: not a readable Parquet file ({one_line(exc)})") from None
-        names = file.schema_arrow.names
-        if column is not None and column not in names:
-            raise EvalError(f"{name}: no column '{column}' (columns: {', '.join(names)})")
-        self.columns = [column] if column is not None else names
+        self.column_names = list(file.schema_arrow.names)
+        self.columns, self.matrix = select_columns(column, self.column_names, len(self.column_names), name)
         rows = file.metadata.num_rows
-        first = next(file.iter_batches(batch_size=1, columns=self.columns), None)
-        sample = self._convert(first) if first is not None else None
-        if sample is None:
-            import pyarrow as pa
+        if rows == 0:
+            raise EvalError(f"{name}: no rows")
+        self.width: int | None = None
+        first = next(file.iter_batches(batch_size=1, columns=self._selected()), None)
+        assert first is not None
+        sample = self._convert(first)
+        self.dtype, self.shape = sample.dtype, (rows, *sample.shape[1:])
 
-            types = [file.schema_arrow.field(c).type for c in self.columns]
-            dtype = (
-                np.dtype(types[0].to_pandas_dtype())
-                if pa.types.is_primitive(types[0])
-                else np.dtype(np.float64)
-            )
-            self.dtype = dtype
-            self.shape = (0,) if len(self.columns) == 1 else (0, len(self.columns))
-        else:
-            self.dtype, self.shape = sample.dtype, (rows, *sample.shape[1:])
+    def _selected(self) -> list[str]:
+        return [self.column_names[i] for i in self.columns]
 
     def _convert(self, batch: Any) -> np.ndarray:
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         arrays = []
         for i in range(batch.num_columns):
-            col = batch.column(i)
+            col, label = batch.column(i), batch.schema.names[i]
             if (
                 pa.types.is_fixed_size_list(col.type)
                 or pa.types.is_list(col.type)
                 or pa.types.is_large_list(col.type)
             ):
-                values = col.flatten().to_numpy(zero_copy_only=False)
-                n = len(col)
-                if n and values.size % n:
-                    raise EvalError(f"{self.name}: lists of different lengths")
-                arrays.append(values.reshape(n, values.size // n if n else 0))
+                if col.null_count:
+                    raise EvalError(f"{self.name}: column '{label}' has null lists")
+                lengths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
+                width = int(lengths[0]) if len(lengths) else 0
+                if self.width is None:
+                    self.width = width
+                seen = sorted({self.width, *(int(n) for n in np.unique(lengths))})
+                if len(seen) > 1:
+                    raise EvalError(
+                        f"{self.name}: column '{label}' holds lists of different lengths "
+                        f"({', '.join(map(str, seen))})"
+                    )
+                values = col.flatten()
+                if values.null_count:
+                    raise EvalError(f"{self.name}: column '{label}' has nulls inside its lists")
+                arrays.append(values.to_numpy(zero_copy_only=False).reshape(len(col), self.width))
             else:
                 if col.null_count:
-                    raise EvalError(f"{self.name}: column '{batch.schema.names[i]}' has nulls")
+                    raise EvalError(f"{self.name}: column '{label}' has nulls")
                 arrays.append(col.to_numpy(zero_copy_only=False))
-        if len(arrays) == 1:
+        if len(arrays) == 1 and (arrays[0].ndim == 2 or not self.matrix):
             return arrays[0]
         if any(a.ndim != 1 for a in arrays):
-            raise EvalError(f"{self.name}: name one column (FILE:COLUMN)")
+            raise EvalError(f"{self.name}: a column of lists is read alone (FILE:COLUMN)")
         return np.stack(arrays, axis=1)
 
     def _batches(self) -> Iterator[np.ndarray]:
         import pyarrow.parquet as pq
 
         file = pq.ParquetFile(self.path)
-        for batch in file.iter_batches(batch_size=self.batch_rows, columns=self.columns):
+        for batch in file.iter_batches(batch_size=self.batch_rows, columns=self._selected()):
             yield self._convert(batch)
 
 
 def _split(spec: str) -> tuple[str, str | None]:
-    """``FILE[:COLUMN]``: a path that exists is taken whole (it may contain ':')."""
+    """``FILE[:COLUMNS]``: a path that exists is taken whole (it may contain ':')."""
     if os.path.exists(spec) or ":" not in spec:
         return spec, None
     path, _, column = spec.rpartition(":")
@@ -374,11 +465,14 @@ def _stored_member(path: str, member: str) -> tuple[int, int] | None:
         return info.header_offset + 30 + name_length + extra_length, info.file_size
 
 
+def _label(name: str) -> str:
+    return f"--{name}" if name in ("input", "target", "weight") else name
+
+
 def open_source(spec: str, name: str = "input") -> Source:
-    """The array named by ``FILE[:COLUMN]`` (.npy, .npz, .csv, .parquet/.pq)."""
+    """The array named by ``FILE[:COLUMNS]`` (.npy, .npz, .csv, .parquet/.pq)."""
     path, column = _split(spec)
-    label = f"--{name}" if name in ("input", "target", "weight") else name
-    where = f"{label} {path}"
+    where = f"{_label(name)} {path}"
     if not os.path.exists(path):
         raise EvalError(f"{where}: no such file")
     if os.path.isdir(path):

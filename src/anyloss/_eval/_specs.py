@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -20,12 +21,23 @@ def available_losses() -> list[str]:
     return sorted(SPECS)
 
 
+def loss_name(name: str) -> str:
+    """The function's name of a loss named by it or by its class (``CrossEntropyLoss``);
+    an unknown name is an error that suggests the closest known one."""
+    if name in SPECS:
+        return name
+    by_class = {record.cls: key for key, record in SPECS.items()}
+    if name in by_class:
+        return by_class[name]
+    lowered = {k.lower(): k for k in [*SPECS, *by_class]}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    close = [lowered[c] for c in close]
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise EvalError(f"unknown loss '{name}' ({hint}`anyloss list` shows them all)")
+
+
 def loss_record(name: str) -> LossRecord:
-    record = SPECS.get(name)
-    if record is None:
-        known = ", ".join(available_losses())
-        raise EvalError(f"unknown loss '{name}' (known: {known})")
-    return record
+    return SPECS[loss_name(name)]
 
 
 def loss_function(name: str) -> Callable[..., Any]:

@@ -12,7 +12,6 @@ Dask path too.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from .. import _xp
 from .._parts import mean_parts
 from .._registry import Streaming
 from ._common import BACKENDS, EvalError, installed, one_line
+from ._progress import Progress
 from ._readers import Source
 
 #: Bytes of the widest chunked input per chunk when ``chunk_rows`` is not given.
@@ -87,34 +87,6 @@ def _converter(backend: str) -> Callable[[np.ndarray], Any]:
     raise EvalError(f"unknown backend '{backend}' (backends: {', '.join(BACKENDS)})")
 
 
-class _Progress:
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.bar = None
-        if enabled and total > 0 and installed("tqdm"):
-            from tqdm import tqdm
-
-            # A terminal that reports no size (0×0, as a bare pseudo-terminal does) would
-            # hide tqdm's bar: it gets 80×24 instead.
-            size = shutil.get_terminal_size((80, 24))
-            self.bar = tqdm(
-                total=total,
-                unit="rows",
-                unit_scale=True,
-                file=sys.stderr,
-                leave=False,
-                ncols=size.columns,
-                nrows=max(size.lines, 2),
-            )
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
     seen = set()
     for w in caught:
@@ -153,12 +125,13 @@ def _call(fn: Callable[..., Any], arrays: Mapping[str, Any], options: Mapping[st
         raise EvalError(one_line(exc)) from None
 
 
-def _final(value: float, dtype: np.dtype) -> float:
-    """The float64 accumulation rounded once to the loss's output dtype (torch's)."""
+def _final(value: float | int, dtype: np.dtype) -> float | int:
+    """The accumulation rounded once to the loss's output dtype (torch's): floats are
+    added in float64, integers as Python integers (exact beyond 2**53)."""
     if np.issubdtype(dtype, np.floating):
         rounded = np.asarray(value, dtype=np.float64).astype(dtype)
         return float(str(rounded)) if np.isfinite(rounded) else float(rounded)
-    return float(np.asarray(value).astype(dtype)) if np.isfinite(value) else value
+    return int(value)
 
 
 def _evaluate_stream(
@@ -168,7 +141,7 @@ def _evaluate_stream(
     plan: _Plan,
     convert: Callable[[np.ndarray], Any],
     progress: bool,
-) -> tuple[float, str, int]:
+) -> tuple[float | int, str, int]:
     whole = {k: s.read_all() for k, s in sources.items() if plan.axes[k] is None}
     offsets = None
     if "targets" in whole and plan.axes.get("target_lengths") is not None and whole["targets"].ndim == 1:
@@ -186,9 +159,10 @@ def _evaluate_stream(
             out = _to_numpy(_call(fn, arrays, options))
             none = _call(fn, arrays, {**options, "reduction": "none"})
         _show_warnings(caught)
-        return _final(float(out), out.dtype), out.dtype.name, _xp.numel(tuple(none.shape))
-    bar = _Progress(n, progress)
-    numerator = denominator = 0.0
+        return _final(out.item(), out.dtype), out.dtype.name, _xp.numel(tuple(none.shape))
+    bar = Progress(progress, "rows", n)
+    numerator: float | int = 0
+    denominator = 0.0
     elements = 0
     dtype = None
     terms_per_row = 0
@@ -209,7 +183,7 @@ def _evaluate_stream(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if reduction == "sum":
-                    numerator += float(_to_numpy(_call(fn, arrays, options)))
+                    numerator += _to_numpy(_call(fn, arrays, options)).item()
                 else:
                     # The loss's own numerator and denominator: their sums over the chunks
                     # are those of the whole arrays.
@@ -220,10 +194,11 @@ def _evaluate_stream(
             bar.update(stop - start)
     finally:
         bar.close()
+    assert dtype is not None
+    value: float | int
     if reduction == "sum":
-        value = numerator
+        value = numerator if dtype.kind in "iu" else float(numerator)
     else:
         with np.errstate(all="ignore"):
             value = float(np.float64(numerator) / np.float64(denominator))
-    assert dtype is not None
     return _final(value, dtype), dtype.name, elements

@@ -16,6 +16,7 @@ from ._embedding import (
     triplet_margin_with_distance_loss,
 )
 from ._likelihood import gaussian_nll_loss, kl_div, poisson_nll_loss
+from ._linear_cross_entropy import linear_cross_entropy
 from ._margin import multi_margin_loss, multilabel_margin_loss
 from ._regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 
@@ -30,6 +31,7 @@ __all__ = [
     "huber_loss",
     "kl_div",
     "l1_loss",
+    "linear_cross_entropy",
     "margin_ranking_loss",
     "mse_loss",
     "multi_margin_loss",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _checks, _reduction, _xp
+from .._backends import Backend
 from .._dispatch import dispatch
 from .._registry import Streaming, loss_record
 
@@ -132,11 +133,37 @@ def binary_cross_entropy(
             p = (1.0 - xs) * xs
             eps = _rounded(xp, xp.full_like(p, _EPSILON), dtype)
             grad_input = (xs - ts) / xp.where(p < eps, eps, p)
+            grad_target = -xp.log(xs / (1.0 - xs))
+            if backend.second_derivatives:
+                grad_input, grad_target = _bce_second_derivatives(backend, x, t, grad_input, grad_target)
             loss = backend.with_gradient(loss, x, grad_input)
-            loss = backend.with_gradient(loss, t, -xp.log(xs / (1.0 - xs)))
+            loss = backend.with_gradient(loss, t, grad_target)
         if weight is not None:
             loss = loss * _xp.astype(xp, weight, work)
         return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
+
+
+def _bce_second_derivatives(
+    backend: Backend, x: Any, t: Any, grad_input: Any, grad_target: Any
+) -> tuple[Any, Any]:
+    """The two first derivatives of binary_cross_entropy carrying torch's derivatives of them.
+
+    torch differentiates its hand-written backward by hand again
+    (``binary_cross_entropy_double_backward``): with respect to the input
+    ``(x² − 2xt + t) / ((x + ε)² (1 − x + ε)²)``, with respect to the target
+    ``−1 / max(x(1 − x), ε)`` (ε = 1e-12); the target's derivative ``−logit(x)`` is
+    differentiated as ``logit``, ``−1 / (x(1 − x))``.  These are written on the live
+    ``x`` and ``t``, so that a third derivative is their autodiff, as torch's.
+    """
+    xp = backend.xp
+    eps = 1e-12
+    d_input_x = (x * x - 2.0 * x * t + t) / ((x + eps) ** 2 * (1.0 - x + eps) ** 2)
+    p = (1.0 - x) * x
+    floored = backend.straight_through(p, xp.where(p < eps, xp.full_like(p, eps), p))
+    grad_input = backend.with_gradient(grad_input, x, d_input_x)
+    grad_input = backend.with_gradient(grad_input, t, -1.0 / floored)
+    grad_target = backend.with_gradient(grad_target, x, -1.0 / p)
+    return grad_input, grad_target
 
 
 @loss_record(cls="BCEWithLogitsLoss", family="binary", mean="the number of terms")
@@ -343,6 +370,11 @@ def soft_margin_loss(
             # stores t·e in the input's: NaN or ±inf where the exponential overflows.
             e_grad = _rounded(xp, xp.exp(_rounded(xp, -(xs * t), product)), product)
             grad = -_rounded(xp, t * e_grad, dtype) / (1.0 + e_grad)
+            if backend.second_derivatives:
+                # torch's soft_margin_loss_double_backward: t² z / (1 + z)², z = exp(−t·x).
+                z = xp.exp(_xp.astype(xp, x, product_work) * -t)
+                second = _xp.astype(xp, t * t * z / ((z + 1.0) * (z + 1.0)), product_work)
+                grad = backend.with_gradient(grad, _xp.astype(xp, x, product_work), second)
             loss = backend.with_gradient(loss, x, _xp.astype(xp, grad, work))
         return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
 

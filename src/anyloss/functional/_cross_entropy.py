@@ -230,9 +230,9 @@ def nll_loss(
 ) -> Any:
     r"""Negative log-likelihood of class indices, given log-probabilities.
 
-    .. math:: \ell_i = -w_{t_i}\, x_{i, t_i} \cdot [t_i \ne \text{ignore\_index}]
+    .. math:: \ell_i = -w_{t_i}\, x_{i, t_i} \cdot [t_i \ne \text{ignore_index}]
 
-    'mean' is :math:`\sum_i \ell_i / \sum_i w_{t_i} [t_i \ne \text{ignore\_index}]`.
+    'mean' is :math:`\sum_i \ell_i / \sum_i w_{t_i} [t_i \ne \text{ignore_index}]`.
 
     Parameters
     ----------
@@ -358,7 +358,7 @@ def cross_entropy(
 
     With class indices :math:`t` and smoothing :math:`\varepsilon` (``label_smoothing``),
     :math:`p = \log\operatorname{softmax}(x)` over the class axis and
-    :math:`v_i = [t_i \ne \text{ignore\_index}]`:
+    :math:`v_i = [t_i \ne \text{ignore_index}]`:
 
     .. math::
         \ell_i = (1 - \varepsilon)\,(-w_{t_i} p_{i, t_i}) v_i

@@ -355,6 +355,30 @@ def _torch_gradient_terms(
     return backend.zero_with_gradient(log_probs, gradient, (active, nan_rows), (0, 2))
 
 
+def _sequence_losses(
+    backend: Backend,
+    blank: int,
+    zero_infinity: bool,
+    log_probs: Any,
+    labels: Any,
+    input_lengths: Any,
+    target_lengths: Any,
+) -> Any:
+    """Each sequence's loss, with torch's gradient: arrays in, arrays out, options static."""
+    xp = backend.xp
+    dtype = log_probs.dtype
+    nll = _negative_log_likelihood(backend, log_probs, labels, input_lengths, target_lengths, blank)
+    infinite = nll == float("inf")
+    loss = nll + _torch_gradient_terms(backend, log_probs, input_lengths, infinite, zero_infinity)
+    if zero_infinity:
+        loss = xp.where(infinite, xp.zeros_like(loss), loss)
+    # float32 rounding can take a certain target's zero loss a few ulp below zero.
+    steps = _xp.astype(xp, input_lengths, dtype) + 1.0
+    tolerance = steps * (_ROUNDING_ULPS_PER_STEP * float(xp.finfo(dtype).eps))
+    rounded_below_zero = (loss < 0) & (loss > -tolerance)
+    return xp.where(rounded_below_zero, loss - backend.stop_gradient(loss), loss)
+
+
 # --- the function ---------------------------------------------------------------------
 
 
@@ -385,7 +409,7 @@ def ctc_loss(
     repeated labels):
 
     .. math:: \ell_n = -\log \sum_{\pi \in \mathcal{B}^{-1}(y_n)} \prod_{t < T_n}
-        \exp(\text{log\_probs}[t, n, \pi_t])
+        \exp(\text{log_probs}[t, n, \pi_t])
 
     computed by the forward recursion over the ``2S + 1`` extended labels, in log space.
 
@@ -445,7 +469,8 @@ def ctc_loss(
     arrays.  On lazy backends (``jax.jit`` tracing, Dask) the lengths' values cannot be
     read: those checks are skipped, and the result for out-of-range lengths is
     unspecified.  Under ``jax.jit`` the time loop is a ``lax.fori_loop``, so
-    compilation does not grow with ``T``.  float16 and bfloat16 raise
+    compilation does not grow with ``T``; eager calls on JAX arrays compile the
+    recursion once per shape and dtype and reuse it.  float16 and bfloat16 raise
     ``NotImplementedError``, as torch on CPU.
 
     Examples
@@ -555,16 +580,11 @@ def _ctc_loss(
     if longest is not None:
         width = min(width, longest)
     labels = _labels(xp, targets, target_lengths, width, blank, C)
-    nll = _negative_log_likelihood(backend, log_probs, labels, input_lengths, target_lengths, blank)
-    infinite = nll == float("inf")
-    loss = nll + _torch_gradient_terms(backend, log_probs, input_lengths, infinite, zero_infinity)
-    if zero_infinity:
-        loss = xp.where(infinite, xp.zeros_like(loss), loss)
-    # float32 rounding can take a certain target's zero loss a few ulp below zero.
-    steps = _xp.astype(xp, input_lengths, dtype) + 1.0
-    tolerance = steps * (_ROUNDING_ULPS_PER_STEP * float(xp.finfo(dtype).eps))
-    rounded_below_zero = (loss < 0) & (loss > -tolerance)
-    loss = xp.where(rounded_below_zero, loss - backend.stop_gradient(loss), loss)
+    # One compiled function per (blank, zero_infinity) where the backend compiles (eager
+    # JAX would otherwise trace and compile the time loop again on every call).
+    loss = backend.compiled(_sequence_losses, blank, zero_infinity)(
+        log_probs, labels, input_lengths, target_lengths
+    )
     if reduction == "none":
         return loss if batched else xp.reshape(loss, ())
     if reduction == "sum":

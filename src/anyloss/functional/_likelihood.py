@@ -102,7 +102,7 @@ def poisson_nll_loss(
     r"""Negative log-likelihood of a Poisson distribution with rate ``input``.
 
     .. math::
-        \ell_i = \begin{cases} e^{x_i} - t_i\,x_i & \text{log\_input} \\
+        \ell_i = \begin{cases} e^{x_i} - t_i\,x_i & \text{log_input} \\
         x_i - t_i \log(x_i + \varepsilon) & \text{otherwise} \end{cases}
         \; + \; [\text{full} \wedge t_i > 1]\,
         \left(t_i \log t_i - t_i + \tfrac12 \log(2\pi t_i)\right)
@@ -358,8 +358,8 @@ def kl_div(
     r"""Kullback-Leibler divergence of ``target`` from the log-probabilities ``input``.
 
     .. math::
-        \ell_i = \begin{cases} t_i \log t_i - t_i\,x_i & \text{not log\_target} \\
-        e^{t_i} (t_i - x_i) & \text{log\_target} \end{cases}
+        \ell_i = \begin{cases} t_i \log t_i - t_i\,x_i & \text{not log_target} \\
+        e^{t_i} (t_i - x_i) & \text{log_target} \end{cases}
 
     with ``0·log 0 = 0``.
 

@@ -219,8 +219,13 @@ def _multilabel_gradient(
     backend: Backend, x: Any, safe: Any, counted: Any, not_target: Any, slots: Any
 ) -> Any:
     """d loss_n / d x[n, k] of the slot sum: +1 for each active pair (j, k), and minus the
-    number of slot j's active pairs at column t_j (torch's kernel, before the 1/C)."""
+    number of slot j's active pairs at column t_j (torch's kernel, before the 1/C).
+
+    Piecewise constant in ``x``: its derivative (the loss's second) is 0, taken here by
+    reading ``x`` through ``stop_gradient`` rather than by differentiating the loop.
+    """
     xp = backend.xp
+    x = backend.stop_gradient(x)
     positions = _positions(backend, safe)
     one, zero = _xp.const(xp, 1.0, x), _xp.const(xp, 0.0, x)
 

@@ -12,6 +12,7 @@ from ._embedding import (
     TripletMarginWithDistanceLoss,
 )
 from ._likelihood import GaussianNLLLoss, KLDivLoss, PoissonNLLLoss
+from ._linear_cross_entropy import LinearCrossEntropyLoss
 from ._margin import MultiLabelMarginLoss, MultiMarginLoss
 from ._regression import HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 
@@ -26,6 +27,7 @@ __all__ = [
     "HuberLoss",
     "KLDivLoss",
     "L1Loss",
+    "LinearCrossEntropyLoss",
     "Loss",
     "MarginRankingLoss",
     "MSELoss",
