@@ -97,9 +97,11 @@ class Backend:
         zero = xp.zeros_like(grad)
         moving = xp.where(xp.isfinite(sg(x)), x - sg(x), xp.zeros_like(x))
         finite, nan = xp.isfinite(grad), xp.isnan(grad)
-        big = float(xp.finfo(grad.dtype).max)
-        up = sg(xp.where(grad == float("inf"), zero + big, zero))
-        down = sg(xp.where(grad == -float("inf"), zero + big, zero))
+        # B as an array of grad's dtype: a Python float operand is not exact on every
+        # framework (MindSpore rounds it to float32, where B is infinite).
+        big = xp.full_like(grad, float(xp.finfo(grad.dtype).max))
+        up = sg(xp.where(grad == float("inf"), big, zero))
+        down = sg(xp.where(grad == -float("inf"), big, zero))
         at_nan = xp.where(nan, moving, xp.ones_like(moving))
         delta = xp.where(
             finite,

@@ -151,9 +151,16 @@ def ones(shape: Any, dtype: Any = None, device: Any = None) -> Any:
     return ops.ones(tuple(shape), ms.float32 if dtype is None else dtype)
 
 
+def _fill(dtype: Any, shape: Any, value: Any) -> Any:
+    """``ops.fill``; bfloat16 filled in float32 and cast (MindSpore's CPU FillV2 has no bfloat16)."""
+    if dtype == ms.bfloat16:
+        return ops.cast(ops.fill(ms.float32, tuple(shape), value), ms.bfloat16)
+    return ops.fill(dtype, tuple(shape), value)
+
+
 def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None) -> Any:
     dtype = _python_dtype(fill_value) if dtype is None else dtype
-    return ops.fill(dtype, tuple(shape), fill_value)
+    return _fill(dtype, shape, fill_value)
 
 
 def zeros_like(x: Any, dtype: Any = None, device: Any = None) -> Any:
@@ -165,7 +172,7 @@ def ones_like(x: Any, dtype: Any = None, device: Any = None) -> Any:
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None, device: Any = None) -> Any:
-    return ops.fill(x.dtype if dtype is None else dtype, x.shape, fill_value)
+    return _fill(x.dtype if dtype is None else dtype, x.shape, fill_value)
 
 
 def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, device: Any = None) -> Any:
@@ -216,8 +223,18 @@ exp = ops.exp
 log = ops.log
 log1p = ops.log1p
 sqrt = ops.sqrt
-isfinite = ops.isfinite
-isnan = ops.isnan
+tanh = ops.tanh
+
+
+def isfinite(x: Any) -> Any:
+    return ops.isfinite(ops.cast(x, ms.float32) if x.dtype == ms.bfloat16 else x)
+
+
+def isnan(x: Any) -> Any:
+    # MindSpore's CPU IsFinite and IsNan have no bfloat16 kernel; float32 holds every value.
+    return ops.isnan(ops.cast(x, ms.float32) if x.dtype == ms.bfloat16 else x)
+
+
 logical_not = ops.logical_not
 
 
@@ -244,6 +261,22 @@ def concat(arrays: Any, axis: int = 0) -> Any:
     return ops.concat(tuple(arrays), axis)
 
 
+def stack(arrays: Any, axis: int = 0) -> Any:
+    return ops.stack(tuple(arrays), axis)
+
+
+def matrix_transpose(x: Any) -> Any:
+    return ops.swapaxes(x, -1, -2)
+
+
+def matmul(x1: Any, x2: Any) -> Any:
+    """bfloat16 products summed in float32 and rounded once, as torch's CPU matmul (MindSpore's
+    CPU MatMul has no bfloat16 kernel)."""
+    if x1.dtype == ms.bfloat16 and x2.dtype == ms.bfloat16:
+        return ops.cast(ops.matmul(ops.cast(x1, ms.float32), ops.cast(x2, ms.float32)), ms.bfloat16)
+    return ops.matmul(x1, x2)
+
+
 def take(x: Any, indices: Any, axis: Any = None) -> Any:
     if axis is None:
         x, axis = ops.reshape(x, (-1,)), 0
@@ -266,11 +299,18 @@ def _axes(x: Any, axis: Any) -> tuple[int, ...]:
 def _empty_result(x: Any, axis: Any, keepdims: builtins.bool, value: Any, dtype: Any) -> Any:
     axes = _axes(x, axis)
     shape = tuple((1 if i in axes else s) for i, s in enumerate(x.shape) if keepdims or i not in axes)
-    return ops.fill(dtype, shape, value)
+    return _fill(dtype, shape, value)
 
 
 def _sum_dtype(dtype: Any) -> Any:
     return ms.int64 if isdtype(dtype, ("bool", "integral")) else dtype
+
+
+def _in_float32(reduce: Any, x: Any, *args: Any) -> Any:
+    """A bfloat16 reduction as torch's CPU kernels do it: in float32, rounded once at the end."""
+    if x.dtype != ms.bfloat16:
+        return reduce(x, *args)
+    return ops.cast(reduce(ops.cast(x, ms.float32), *args), ms.bfloat16)
 
 
 def sum(x: Any, axis: Any = None, dtype: Any = None, keepdims: builtins_bool = False) -> Any:  # noqa: A001
@@ -279,15 +319,15 @@ def sum(x: Any, axis: Any = None, dtype: Any = None, keepdims: builtins_bool = F
         return _empty_result(x, axis, keepdims, 0, out_dtype)
     if x.dtype != out_dtype:
         x = ops.cast(x, out_dtype)
-    return ops.sum(x, _axes(x, axis), keepdims)
+    return _in_float32(ops.sum, x, _axes(x, axis), keepdims)
 
 
 def max(x: Any, axis: Any = None, keepdims: builtins_bool = False) -> Any:  # noqa: A001
-    return ops.amax(x, _axes(x, axis), keepdims)
+    return _in_float32(ops.amax, x, _axes(x, axis), keepdims)
 
 
 def min(x: Any, axis: Any = None, keepdims: builtins_bool = False) -> Any:  # noqa: A001
-    return ops.amin(x, _axes(x, axis), keepdims)
+    return _in_float32(ops.amin, x, _axes(x, axis), keepdims)
 
 
 def any(x: Any, axis: Any = None, keepdims: builtins_bool = False) -> Any:  # noqa: A001
