@@ -47,3 +47,23 @@ def pytest_generate_tests(metafunc):
 def backend(request):
     """The bed the test runs on (see ``pytest_generate_tests``)."""
     return request.param
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under ``--mindspore``, gradients are compared for the bed's representative subset only
+    (``MindSporeBed.gradient_cases``: the time budget of ``make test-ms``); values, dtypes and
+    errors for every case.  The other gradient comparisons are deselected."""
+    if not config.getoption("mindspore"):
+        return
+    from cases import cases_with_gradients
+    from support.mindspore_bed import MindSporeBed
+
+    chosen = {case.id for case in MindSporeBed().gradient_cases(cases_with_gradients())}
+    keep, drop = [], []
+    for item in items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("case")
+        gradient = item.originalname == "test_gradients_match_torch"
+        (drop if gradient and case is not None and case.id not in chosen else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -76,8 +76,10 @@ class Backend:
         zeros = xp.zeros(shape, dtype=x.dtype, device=aac.device(x))
         if not self.differentiable:
             return zeros
+        # Through with_gradient, whose added terms are 0 in value also where ``gradient`` is
+        # infinite or NaN (``x·g − x·g`` would be NaN there).
         g = self.stop_gradient(gradient(x, *aux))
-        return zeros + xp.sum(x * g - self.stop_gradient(x * g), axis=axes)
+        return zeros + xp.sum(self.with_gradient(xp.zeros_like(x), x, g), axis=axes)
 
     def with_gradient(self, value: Any, x: Any, grad: Any) -> Any:
         """``value`` whose derivative with respect to ``x`` is ``grad``, elementwise.

@@ -199,6 +199,8 @@ def where(condition: Any, x1: Any, x2: Any) -> Any:
     if x1.dtype != x2.dtype:
         common = result_type(x1.dtype, x2.dtype)
         x1, x2 = astype(x1, common), astype(x2, common)
+    if x1.dtype == ms.bfloat16:  # MindSpore's CPU Select has no bfloat16 kernel; exact in float32
+        return ops.cast(ops.where(condition, ops.cast(x1, ms.float32), ops.cast(x2, ms.float32)), ms.bfloat16)
     return ops.where(condition, x1, x2)
 
 
@@ -219,9 +221,30 @@ def pow(x1: Any, x2: Any) -> Any:  # noqa: A001
 
 
 abs = ops.abs  # noqa: A001
-exp = ops.exp
-log = ops.log
-log1p = ops.log1p
+
+
+_WIDER = {ms.float32: ms.float64, ms.bfloat16: ms.float32}
+
+
+def _rounded_from_wider(op: Any) -> Any:
+    """``op`` computed one precision up and rounded once.  float32: MindSpore's CPU float32
+    ``exp``/``log`` are off by several ulps (and differ with the data's alignment), which a
+    loss's cancellation takes beyond torch's float32 results.  bfloat16: MindSpore's CPU has
+    no bfloat16 kernel; torch's computes in float32 and rounds."""
+
+    def apply(x: Any) -> Any:
+        wider = _WIDER.get(x.dtype)
+        if wider is not None:
+            return ops.cast(op(ops.cast(x, wider)), x.dtype)
+        return op(x)
+
+    apply.__name__ = op.__name__
+    return apply
+
+
+exp = _rounded_from_wider(ops.exp)
+log = _rounded_from_wider(ops.log)
+log1p = _rounded_from_wider(ops.log1p)
 sqrt = ops.sqrt
 tanh = ops.tanh
 
@@ -284,6 +307,8 @@ def take(x: Any, indices: Any, axis: Any = None) -> Any:
 
 
 def take_along_axis(x: Any, indices: Any, axis: int = -1) -> Any:
+    if x.dtype == ms.bfloat16:  # MindSpore's CPU GatherD has no bfloat16 kernel; exact in float32
+        return ops.cast(ops.gather_elements(ops.cast(x, ms.float32), axis % x.ndim, indices), x.dtype)
     return ops.gather_elements(x, axis % x.ndim, indices)
 
 
