@@ -20,6 +20,13 @@ def pytest_addoption(parser):
     )
 
 
+def pytest_configure(config):
+    # The main suite's beds (support.backends) switch JAX's float64 on for every test file; in
+    # MindSpore's environment there is no JAX.
+    if not config.getoption("mindspore"):
+        import support.backends  # noqa: F401
+
+
 def pytest_ignore_collect(collection_path, config):
     if collection_path.suffix != ".py":
         return None
