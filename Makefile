@@ -1,7 +1,9 @@
 # Entry points, each from a fresh machine with only Python 3.11 and make:
 #   make demo   installs anyloss with every backend and runs `anyloss demo`
 #   make lint   installs the pinned ruff and mypy and checks formatting, lint rules and types
-#   make test   installs the pinned test stack and runs the whole test suite
+#   make test   installs the pinned test stack and runs the whole test suite, then make test-ms
+#   make test-ms  installs MindSpore's test stack in a venv of its own (.venv-ms, NumPy 1.x)
+#               and runs the torch comparison and the MindSpore tests on MindSpore tensors
 #   make docs   installs the docs stack and builds the documentation (warnings are errors)
 #   make package  builds the wheel and the sdist, checks their metadata, and runs the wheel in
 #               a fresh venv with only its declared dependencies (under build/package)
@@ -11,7 +13,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 JOBS ?= 2
 
-.PHONY: demo lint package test docs bench install install-lint install-test install-docs install-bench clean
+.PHONY: demo lint package test test-ms docs bench install install-lint install-test install-ms install-docs install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,18 @@ install-lint: $(BIN)/python
 
 install-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+
+# MindSpore is built against NumPy 1.x, so it has a venv of its own beside the main one.
+VENV_MS ?= .venv-ms
+BIN_MS = $(VENV_MS)/bin
+
+$(BIN_MS)/python:
+	$(PYTHON) -m venv $(VENV_MS)
+	$(BIN_MS)/python -m pip install --quiet --upgrade pip
+
+install-ms: $(BIN_MS)/python
+	$(BIN_MS)/python -m pip install --quiet -c constraints-ms.txt -e . mindspore numpy ml_dtypes torch \
+		pytest pytest-xdist hypothesis
 
 install-docs: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
@@ -42,6 +56,10 @@ lint: install-lint
 
 test: install-test
 	$(BIN)/python -m pytest -n $(JOBS) -q
+	$(MAKE) test-ms
+
+test-ms: install-ms
+	$(BIN_MS)/python -m pytest --mindspore -n $(JOBS) -q tests/test_against_torch.py tests/test_mindspore.py
 
 # The wheel and the sdist (the wheel is built from the sdist, so the sdist must build), their
 # metadata checked by twine, the sdist checked to hold its tests, then the wheel installed with
@@ -82,4 +100,4 @@ bench: install-bench
 	$(BIN)/python -m benchmarks.linear_cross_entropy --docs $(LCE_BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info docs/_build docs/_generated
+	rm -rf $(VENV) $(VENV_MS) build src/*.egg-info docs/_build docs/_generated

@@ -7,15 +7,70 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support.backends import ALL  # noqa: E402
+# MindSpore lives in an environment of its own (NumPy 1.x, no JAX, Dask or array-api-strict):
+# `pytest --mindspore` runs these files there, on MindSpore tensors; the main suite skips them.
+MINDSPORE_FILES = ("test_against_torch.py", "test_mindspore.py")
 
 
-@pytest.fixture(params=ALL, ids=[b.name for b in ALL])
+def pytest_addoption(parser):
+    parser.addoption(
+        "--mindspore",
+        action="store_true",
+        help="run the torch comparison and the MindSpore tests on MindSpore tensors (make test-ms)",
+    )
+
+
+def pytest_configure(config):
+    # The main suite's beds (support.backends) switch JAX's float64 on for every test file; in
+    # MindSpore's environment there is no JAX.
+    if not config.getoption("mindspore"):
+        import support.backends  # noqa: F401
+
+
+def pytest_ignore_collect(collection_path, config):
+    if collection_path.suffix != ".py":
+        return None
+    if config.getoption("mindspore"):
+        return collection_path.name not in MINDSPORE_FILES or None
+    return collection_path.name == "test_mindspore.py" or None
+
+
+def pytest_generate_tests(metafunc):
+    """Every bed of the test bed, as the ``backend`` fixture: tests never loop themselves."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.config.getoption("mindspore"):
+        from support.mindspore_bed import MindSporeBed
+
+        beds = [MindSporeBed()]
+    else:
+        from support.backends import ALL
+
+        beds = ALL
+    metafunc.parametrize("backend", beds, ids=[b.name for b in beds], indirect=True)
+
+
+@pytest.fixture
 def backend(request):
-    """Every backend of the test bed; tests take this fixture and never loop themselves."""
+    """The bed the test runs on (see ``pytest_generate_tests``)."""
     return request.param
 
 
 def pytest_collection_modifyitems(config, items):
-    # Doctests of the package run on NumPy only, as the docstrings say.
-    pass
+    """Under ``--mindspore``, gradients are compared for the bed's representative subset only
+    (``MindSporeBed.gradient_cases``: the time budget of ``make test-ms``); values, dtypes and
+    errors for every case.  The other gradient comparisons are deselected."""
+    if not config.getoption("mindspore"):
+        return
+    from cases import cases_with_gradients
+    from support.mindspore_bed import MindSporeBed
+
+    chosen = {case.id for case in MindSporeBed().gradient_cases(cases_with_gradients())}
+    keep, drop = [], []
+    for item in items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("case")
+        gradient = item.originalname == "test_gradients_match_torch"
+        (drop if gradient and case is not None and case.id not in chosen else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

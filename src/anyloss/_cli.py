@@ -44,6 +44,10 @@ def _converters() -> dict[str, Callable[[np.ndarray], Any]]:
         import array_api_strict
 
         converters["array_api_strict"] = array_api_strict.asarray
+    if _installed("mindspore"):
+        import mindspore
+
+        converters["mindspore"] = lambda a: mindspore.Tensor(a.copy())
     if _installed("cupy"):
         try:
             import cupy
@@ -60,6 +64,8 @@ def _to_float(x: Any) -> float:
         x = x.compute()
     if hasattr(x, "get"):  # CuPy
         x = x.get()
+    if hasattr(x, "asnumpy"):  # MindSpore
+        x = x.asnumpy()
     if hasattr(x, "detach"):
         x = x.detach().cpu()
     return float(np.asarray(x))

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import array_api_compat as aac
 import numpy as np
 
-from ._backends import backend_for, namespace_for_type
+from ._backends import backend_for, is_mindspore_type, namespace_for_type
 from ._parts import MeanParts
 
 T = TypeVar("T")
@@ -50,6 +50,9 @@ _wrapped: dict[int, Any] = {}
 
 def _wrapped_namespace(xp: Any) -> Any:
     ns = _wrapped.get(id(xp))
+    if ns is None and getattr(xp, "__name__", "").split(".")[0] in ("mindspore", "anyloss"):
+        # MindSpore (``mindspore``, ``mindspore.numpy`` or anyloss's adapter): the adapter.
+        ns = _wrapped[id(xp)] = namespace_for_type(type(xp.Tensor(0.0)))
     if ns is None:
         ns = aac.array_namespace(xp.asarray(0.0))
         _wrapped[id(xp)] = ns
@@ -57,10 +60,14 @@ def _wrapped_namespace(xp: Any) -> Any:
 
 
 def device(x: Any) -> Any:
+    if is_mindspore_type(type(x)):
+        return backend_for(namespace_for_type(type(x))).device(x)
     return aac.device(x)
 
 
 def is_array(x: Any) -> bool:
+    if is_mindspore_type(type(x)):
+        return True
     return aac.is_array_api_obj(x) and not isinstance(x, _SCALAR_TYPES)
 
 
@@ -110,15 +117,15 @@ def is_integral(xp: Any, dtype: Any) -> bool:
 
 
 def dtype_name(dtype: Any) -> str:
-    """'float32', 'int64', ... for any library's dtype object."""
+    """'float32', 'int64', ... for any library's dtype object (MindSpore's print as 'Float32')."""
     key = (type(dtype), dtype)
     try:
         return _name_cache[key]
     except KeyError:
-        name = _name_cache[key] = str(dtype).rsplit(".", 1)[-1]
+        name = _name_cache[key] = str(dtype).rsplit(".", 1)[-1].lower()
         return name
     except TypeError:
-        return str(dtype).rsplit(".", 1)[-1]
+        return str(dtype).rsplit(".", 1)[-1].lower()
 
 
 def is_half(dtype: Any) -> bool:
@@ -177,7 +184,7 @@ def xlogy(xp: Any, x: Any, y: Any) -> Any:
 
 
 def index_dtype(xp: Any, like: Any) -> Any:
-    return xp.__array_namespace_info__().default_dtypes(device=aac.device(like))["indexing"]
+    return xp.__array_namespace_info__().default_dtypes(device=device(like))["indexing"]
 
 
 # --- control flow --------------------------------------------------------------------

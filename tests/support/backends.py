@@ -16,29 +16,22 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import array_api_compat
 import array_api_strict
 import dask
 import dask.array as da
 import jax
 import jax.numpy as jnp
-import ml_dtypes
 import numpy as np
 import torch
 
 import anyloss
 
+from .arrays import BFLOAT16, dtype_name, is_array
+from .bed import Bed
+
 jax.config.update("jax_enable_x64", True)
 
-BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
-
-
-def is_array(x: Any) -> bool:
-    return isinstance(x, np.ndarray)
-
-
-def dtype_name(dtype: Any) -> str:
-    return str(dtype).rsplit(".", 1)[-1]
+__all__ = ["ALL", "BFLOAT16", "Bed", "dtype_name", "is_array"]
 
 
 class EarlyCompute(AssertionError):
@@ -47,59 +40,6 @@ class EarlyCompute(AssertionError):
 
 def _forbid_compute(*args: Any, **kwargs: Any) -> Any:
     raise EarlyCompute("dask computed while the loss graph was being built")
-
-
-class Bed:
-    name: str = ""
-    #: one line for the documentation's list of tested backends
-    description: str = ""
-    lazy = False
-    differentiable = False
-    #: dtypes this backend has; cases in other dtypes are not applicable to it
-    unsupported: frozenset[str] = frozenset()
-    array_type: Any = None
-
-    def __repr__(self) -> str:
-        return self.name
-
-    # -- conversion -------------------------------------------------------------------
-    def asarray(self, a: np.ndarray) -> Any:
-        raise NotImplementedError
-
-    def convert(self, value: Any) -> Any:
-        """NumPy arrays become this backend's arrays; everything else is passed as is."""
-        return self.asarray(value) if is_array(value) else value
-
-    def to_numpy(self, x: Any) -> np.ndarray:
-        return np.asarray(x)
-
-    def supports(self, value: Any) -> bool:
-        return not (is_array(value) and dtype_name(value.dtype) in self.unsupported)
-
-    # -- devices ----------------------------------------------------------------------
-    def device_of(self, x: Any) -> Any:
-        """The device an array of this backend lives on."""
-        return array_api_compat.device(x)
-
-    @property
-    def expected_device(self) -> Any:
-        """The device ``asarray`` puts inputs on, so the device every result must be on."""
-        return self.device_of(self.asarray(np.zeros(1, dtype=np.float32)))
-
-    # -- calling ----------------------------------------------------------------------
-    @contextlib.contextmanager
-    def context(self) -> Iterator[None]:
-        yield
-
-    def call(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        with self.context():
-            return fn(*args, **kwargs)
-
-    def grad(
-        self, fn: Callable[..., Any], args: tuple, kwargs: dict, wrt: tuple, cotangent: np.ndarray
-    ) -> list[np.ndarray]:
-        """Gradients of sum(fn(...) * cotangent) with respect to the arguments named in ``wrt``."""
-        raise NotImplementedError
 
 
 class NumpyBed(Bed):

@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 
-from .backends import BFLOAT16
+from .arrays import BFLOAT16
 
 
 def rng(name: str) -> np.random.Generator:

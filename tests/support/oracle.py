@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .backends import BFLOAT16, dtype_name, is_array
+from .arrays import BFLOAT16, dtype_name, is_array
 
 Key = int | str
 

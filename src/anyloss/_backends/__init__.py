@@ -53,7 +53,22 @@ def _make_backend(xp: Any) -> Backend:
         return NumPyBackend(xp)
     if name in ("dask.array", "array_api_compat.dask.array"):
         return DaskBackend(xp)
+    if name == MINDSPORE_NAMESPACE:
+        return xp.MindSporeBackend(xp)
     return Backend(xp)
+
+
+#: The module that is MindSpore's namespace (MindSpore has none of its own).
+MINDSPORE_NAMESPACE = "anyloss._backends._mindspore"
+
+
+def is_mindspore_type(kind: type) -> bool:
+    """True for MindSpore's tensor types (told by module, so MindSpore is not imported)."""
+    return kind.__module__.startswith("mindspore.") and issubclass_by_name(kind, "Tensor")
+
+
+def issubclass_by_name(kind: type, name: str) -> bool:
+    return any(base.__name__ == name for base in kind.__mro__)
 
 
 def namespace_for_type(kind: type) -> Any:
@@ -66,6 +81,10 @@ def namespace_for_type(kind: type) -> Any:
         import array_api_compat.torch
 
         return array_api_compat.torch
+    if is_mindspore_type(kind):
+        from . import _mindspore
+
+        return _mindspore
     return None
 
 

@@ -76,8 +76,10 @@ class Backend:
         zeros = xp.zeros(shape, dtype=x.dtype, device=aac.device(x))
         if not self.differentiable:
             return zeros
+        # Through with_gradient, whose added terms are 0 in value also where ``gradient`` is
+        # infinite or NaN (``x·g − x·g`` would be NaN there).
         g = self.stop_gradient(gradient(x, *aux))
-        return zeros + xp.sum(x * g - self.stop_gradient(x * g), axis=axes)
+        return zeros + xp.sum(self.with_gradient(xp.zeros_like(x), x, g), axis=axes)
 
     def with_gradient(self, value: Any, x: Any, grad: Any) -> Any:
         """``value`` whose derivative with respect to ``x`` is ``grad``, elementwise.
@@ -97,9 +99,11 @@ class Backend:
         zero = xp.zeros_like(grad)
         moving = xp.where(xp.isfinite(sg(x)), x - sg(x), xp.zeros_like(x))
         finite, nan = xp.isfinite(grad), xp.isnan(grad)
-        big = float(xp.finfo(grad.dtype).max)
-        up = sg(xp.where(grad == float("inf"), zero + big, zero))
-        down = sg(xp.where(grad == -float("inf"), zero + big, zero))
+        # B as an array of grad's dtype: a Python float operand is not exact on every
+        # framework (MindSpore rounds it to float32, where B is infinite).
+        big = xp.full_like(grad, float(xp.finfo(grad.dtype).max))
+        up = sg(xp.where(grad == float("inf"), big, zero))
+        down = sg(xp.where(grad == -float("inf"), big, zero))
         at_nan = xp.where(nan, moving, xp.ones_like(moving))
         delta = xp.where(
             finite,
