@@ -61,6 +61,11 @@ class Backend:
         """The device of ``x``, for creating arrays next to it."""
         return aac.device(x)
 
+    def adopt(self, x: Any, like: Any) -> Any:
+        """The NumPy array or NumPy scalar ``x`` as an array of this library, on ``like``'s
+        device, with its dtype (what the library's ``asarray`` makes of it)."""
+        return self.xp.asarray(x, device=self.device(like))
+
     def zero_with_gradient(
         self, x: Any, gradient: Callable[..., Any], aux: tuple[Any, ...], axes: tuple[int, ...]
     ) -> Any:
@@ -430,6 +435,14 @@ class NumPyBackend(Backend):
 
 class DaskBackend(Backend):
     """Dask: lazy arrays, whose sizes may be unknown (NaN) after boolean indexing."""
+
+    def adopt(self, x: Any, like: Any) -> Any:
+        import dask.array as da
+
+        # Wrapping the NumPy array itself: in ``like``'s chunks where it has its shape, else
+        # one chunk (the operations with ``like`` rechunk it).
+        x = np.asarray(x)
+        return da.from_array(x, chunks=like.chunks if x.shape == like.shape else x.shape)
 
     def check_shapes(self, *arrays: Any) -> None:
         # Every loss checks shapes and broadcasts at call time, which unknown sizes make

@@ -491,7 +491,7 @@ def ctc_loss(
         and namespace_from_types(xp, log_probs, targets, input_lengths, target_lengths) is not None
     ):
         tensor_lengths = True
-        backend, native = dispatch(
+        backend, native, log_probs, targets, input_lengths, target_lengths = dispatch(
             "ctc_loss", xp, reduction, log_probs, targets, input_lengths, target_lengths
         )
     else:
@@ -499,7 +499,14 @@ def ctc_loss(
         if not (_xp.is_array(log_probs) and _xp.is_array(targets)):
             raise _invalid_combination(args)
         tensor_lengths = _parse_arguments(args)
-        backend, native = dispatch("ctc_loss", xp, reduction, *(args[:4] if tensor_lengths else args[:2]))
+        if tensor_lengths:
+            backend, native, log_probs, targets, input_lengths, target_lengths = dispatch(
+                "ctc_loss", xp, reduction, log_probs, targets, input_lengths, target_lengths
+            )
+        else:
+            backend, native, log_probs, targets, _, _ = dispatch(
+                "ctc_loss", xp, reduction, log_probs, targets
+            )
     if native is not None:
         return native(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
     xp = backend.xp

@@ -287,7 +287,9 @@ def linear_cross_entropy(
     np.float64(0.7815)
     """
     if xp is None:
-        xp = _xp.array_namespace(input, linear_weight, target, linear_bias, weight)
+        xp, (input, linear_weight, target, linear_bias, weight) = _xp.common_namespace(
+            (input, linear_weight, target, linear_bias, weight)
+        )
     backend = backend_for(xp)
     xp = backend.xp
     n_classes, extra = _check_linear(input, linear_weight, linear_bias)
