@@ -30,6 +30,9 @@ class Backend:
     #: a loss that is only summed then takes a branch-free form of its terms (equal to the
     #: last bit or two, and with the same gradient).
     branch_free_sums = False
+    #: True when a loss's options may arrive as values traced by ``jax.jit`` (checked, to
+    #: raise a clear error).  Off for torch, whose calls never meet a JAX trace.
+    options_may_be_traced = True
 
     def __init__(self, xp: Any) -> None:
         self.xp = xp

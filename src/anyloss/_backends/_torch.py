@@ -17,6 +17,7 @@ from ._generic import Backend
 
 class TorchBackend(Backend):
     differentiable = True
+    options_may_be_traced = False
 
     def quiet_floating_point(self) -> contextlib.nullcontext[None]:
         # This framework never warns about floating point; a NumPy errstate here would
