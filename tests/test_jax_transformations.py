@@ -102,6 +102,14 @@ def test_class_with_a_traced_option_raises() -> None:
         traced(0.1)
 
 
+def test_option_traced_by_grad_or_vmap_raises() -> None:
+    arrays, call = _jax_call(FIRST["margin_ranking_loss"])
+    with pytest.raises(TypeError, match="'margin' is a traced value"):
+        jax.grad(lambda margin: call(arrays, margin=margin))(0.5)
+    with pytest.raises(TypeError, match="'margin' is a traced value"):
+        jax.vmap(lambda margin: call(arrays, margin=margin))(jnp.asarray([0.0, 0.5]))
+
+
 def test_static_options_under_jit_equal_the_eager_call() -> None:
     case = FIRST["cross_entropy"]
     x, target = jnp.asarray(case.args[0]), jnp.asarray(case.args[1])

@@ -50,7 +50,7 @@ def dispatch(
         ns, (first, second, third, fourth) = common_namespace((first, second, third, fourth), xp)
         backend = _cache.get(id(ns)) or backend_for(ns)
         backend.check_shapes(first, second, third, fourth)
-        if backend.options_may_be_traced:
+        if backend.options_may_be_traced and "jax" in sys.modules:  # nothing traces without JAX
             check_static_options(name, sys._getframe(1).f_locals)
     else:
         # backend_for's cache read inline: this runs on every call of every loss.
@@ -84,7 +84,8 @@ def check_static_options(name: str, values: Mapping[str, Any]) -> None:
         if isinstance(values.get(option), jax.core.Tracer):
             raise TypeError(
                 f"anyloss.{name}: the option {option!r} is a traced value (an argument of a "
-                "jax.jit-compiled function), but options are static, fixed when the loss is "
-                f"traced: bind it with functools.partial(anyloss.{name}, {option}=...) or mark "
-                f"it static, jax.jit(f, static_argnames=({option!r},))"
+                "function under jax.jit or another JAX transformation), but options are "
+                "static, fixed when the loss is traced: bind it with "
+                f"functools.partial(anyloss.{name}, {option}=...) or mark it static, "
+                f"jax.jit(f, static_argnames=({option!r},))"
             )
