@@ -4,8 +4,8 @@ Options choose the computation, so they are static: one traced by ``jax.jit`` ra
 anyloss's ``TypeError`` naming the option and the two ways to keep it static, for every
 float, int and bool option of every loss (string options cannot be traced: ``jax.jit``
 refuses them itself).  ``jax.vmap`` over a batch of per-example calls equals torch's
-``torch.func.vmap`` of its function (a loop of torch calls where ``torch.func`` has no
-batching rule), with the 'none' and 'mean' reductions.
+``torch.func.vmap`` of its function (a loop of torch calls where ``torch.func`` refuses
+the function), with the 'none' and 'mean' reductions.
 """
 
 from __future__ import annotations
@@ -161,8 +161,8 @@ def _torch_vmap(batched: Case) -> np.ndarray:
         try:
             out = torch.func.vmap(one)(*tensors)
         except (RuntimeError, NotImplementedError, ValueError):
-            # No batching rule (CTC, the margin losses' data-dependent kernels): the loop
-            # that vmap stands for.
+            # torch.func refuses a data-dependent check (gaussian_nll_loss's of the
+            # variance): the loop that vmap stands for.
             out = torch.stack([one(*(t[i] for t in tensors)) for i in range(BATCH)])
     return tensor_to_numpy(out)
 
