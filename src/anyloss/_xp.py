@@ -21,6 +21,8 @@ from ._parts import MeanParts
 T = TypeVar("T")
 
 _SCALAR_TYPES = (bool, int, float, complex)
+#: What is taken into another library's namespace when it meets its arrays.
+_NUMPY_TYPES = (np.ndarray, np.generic)
 
 
 def array_namespace(*arrays: Any, xp: Any = None) -> Any:
@@ -28,20 +30,68 @@ def array_namespace(*arrays: Any, xp: Any = None) -> Any:
 
     ``xp`` (any namespace: ``numpy``, ``jax.numpy``, ``torch``, a compat namespace)
     overrides the lookup.  The namespace of a single array type is cached: the lookup
-    runs once per call of every loss, and must cost next to nothing.
+    runs once per call of every loss, and must cost next to nothing.  NumPy arrays beside
+    one framework's arrays give that framework's namespace (:func:`common_namespace`
+    converts them); two frameworks raise ``TypeError``.
+    """
+    return common_namespace(arrays, xp)[0]
+
+
+def common_namespace(arrays: tuple[Any, ...], xp: Any = None) -> tuple[Any, tuple[Any, ...]]:
+    """The namespace of a call's arrays, and the arrays, all of that namespace.
+
+    The usual call, every array of one type (None and Python scalars aside), is decided
+    from the types alone and returns ``arrays`` itself.  NumPy arrays and NumPy scalars
+    beside the arrays of one other library (torch, JAX, Dask, CuPy, array-api-strict, ...)
+    are taken into it by its backend's ``adopt``: on the device of the call's first array of
+    that library, keeping their dtype, sharing memory where the library can.  Python numbers
+    are left as they are, as torch leaves them.  Arrays of two libraries other than NumPy
+    raise ``TypeError`` naming both.
     """
     if xp is not None:
-        return _wrapped_namespace(xp)
+        return _wrapped_namespace(xp), arrays
     kind = type(arrays[0])
     ns = _by_type.get(kind)
-    if ns is not None and all(type(a) is kind or a is None or isinstance(a, _SCALAR_TYPES) for a in arrays):
-        return ns
-    present = [a for a in arrays if a is not None and not isinstance(a, _SCALAR_TYPES)]
-    same_type = all(type(a) is kind for a in present)
-    ns = (namespace_for_type(kind) if same_type else None) or aac.array_namespace(*present)
-    if same_type:
+    if ns is not None and all(type(a) is kind or a is None or type(a) in _SCALAR_TYPES for a in arrays):
+        return ns, arrays
+    # NumPy's float64 and complex128 scalars are Python numbers too, and taken as NumPy's.
+    present = [a for a in arrays if not (a is None or type(a) in _SCALAR_TYPES)]
+    if all(type(a) is kind for a in present):
+        ns = namespace_for_type(kind) or aac.array_namespace(*present)
         _by_type[kind] = ns
+        return ns, arrays
+    foreign = [a for a in present if not isinstance(a, _NUMPY_TYPES)]
+    if not foreign:  # NumPy arrays and NumPy scalars
+        return aac.array_namespace(*present), arrays
+    libraries: dict[str, Any] = {}
+    for a in foreign:
+        one = _type_namespace(a)
+        libraries.setdefault(library_name(one), one)
+    if len(libraries) > 1:
+        first, second = list(libraries)[:2]
+        raise TypeError(
+            f"anyloss: arrays from two libraries, {first} and {second}, in one call; convert one "
+            "(NumPy arrays, NumPy scalars and Python numbers are taken into the other library, "
+            "two other libraries are not mixed)"
+        )
+    ns = next(iter(libraries.values()))
+    like = foreign[0]
+    backend = backend_for(ns)
+    return ns, tuple(backend.adopt(a, like) if isinstance(a, _NUMPY_TYPES) else a for a in arrays)
+
+
+def _type_namespace(x: Any) -> Any:
+    kind = type(x)
+    ns = _by_type.get(kind)
+    if ns is None:
+        ns = _by_type[kind] = namespace_for_type(kind) or aac.array_namespace(x)
     return ns
+
+
+def library_name(xp: Any) -> str:
+    """'torch', 'jax', 'dask', 'numpy', 'array_api_strict', ... for a namespace."""
+    name = getattr(xp, "__name__", str(xp)).removeprefix("array_api_compat.")
+    return name.split(".", 1)[0]
 
 
 _by_type: dict[type, Any] = {}

@@ -99,7 +99,7 @@ def namespace_from_types(xp: Any, first: Any, second: Any, third: Any = None, fo
     The common call on torch tensors, decided in a few type checks: ``xp`` not given,
     ``first`` and ``second`` of one exact type that :func:`namespace_for_type` knows
     (``torch.Tensor``), ``third`` and ``fourth`` of that type too or None (optional
-    arrays left out).  For any other call the caller asks ``array_namespace``, which
+    arrays left out).  For any other call the caller asks ``common_namespace``, which
     gives the same namespace wherever this one gives one.  Four parameters rather than
     ``*arrays``: packing the arguments would cost as much as the checks.
     """

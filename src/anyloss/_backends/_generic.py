@@ -30,6 +30,9 @@ class Backend:
     #: a loss that is only summed then takes a branch-free form of its terms (equal to the
     #: last bit or two, and with the same gradient).
     branch_free_sums = False
+    #: True when a loss's options may arrive as values traced by ``jax.jit`` (checked, to
+    #: raise a clear error).  Off for torch, whose calls never meet a JAX trace.
+    options_may_be_traced = True
 
     def __init__(self, xp: Any) -> None:
         self.xp = xp
@@ -60,6 +63,11 @@ class Backend:
     def device(self, x: Any) -> Any:
         """The device of ``x``, for creating arrays next to it."""
         return aac.device(x)
+
+    def adopt(self, x: Any, like: Any) -> Any:
+        """The NumPy array or NumPy scalar ``x`` as an array of this library, on ``like``'s
+        device, with its dtype (what the library's ``asarray`` makes of it)."""
+        return self.xp.asarray(x, device=self.device(like))
 
     def zero_with_gradient(
         self, x: Any, gradient: Callable[..., Any], aux: tuple[Any, ...], axes: tuple[int, ...]
@@ -434,6 +442,14 @@ class NumPyBackend(Backend):
 
 class DaskBackend(Backend):
     """Dask: lazy arrays, whose sizes may be unknown (NaN) after boolean indexing."""
+
+    def adopt(self, x: Any, like: Any) -> Any:
+        import dask.array as da
+
+        # Wrapping the NumPy array itself: in ``like``'s chunks where it has its shape, else
+        # one chunk (the operations with ``like`` rechunk it).
+        x = np.asarray(x)
+        return da.from_array(x, chunks=like.chunks if x.shape == like.shape else x.shape)
 
     def check_shapes(self, *arrays: Any) -> None:
         # Every loss checks shapes and broadcasts at call time, which unknown sizes make

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -16,6 +17,7 @@ from ._generic import Backend
 
 class TorchBackend(Backend):
     differentiable = True
+    options_may_be_traced = False
 
     def quiet_floating_point(self) -> contextlib.nullcontext[None]:
         # This framework never warns about floating point; a NumPy errstate here would
@@ -74,6 +76,14 @@ class TorchBackend(Backend):
         # The attribute itself: array-api-compat's lookup is lru_cache-wrapped, which
         # torch.compile warns about when it traces it.
         return x.device
+
+    def adopt(self, x: Any, like: Any) -> Any:
+        x = np.asarray(x)
+        # torch.as_tensor shares the NumPy array's memory when it can: a writable array of
+        # native byte order with non-negative strides; otherwise it is copied into one.
+        if not (x.flags.writeable and x.dtype.isnative and all(s >= 0 for s in x.strides)):
+            x = np.array(x, dtype=x.dtype.newbyteorder("="), order="C")
+        return torch.as_tensor(x, device=like.device)
 
     def zero_with_gradient(
         self, x: Any, gradient: Callable[..., Any], aux: tuple[Any, ...], axes: tuple[int, ...]

@@ -90,7 +90,9 @@ def binary_cross_entropy(
     >>> al.binary_cross_entropy(np.array([0.0, 1.0]), np.array([1.0, 0.0]), reduction="none")
     array([100., 100.])
     """
-    backend, native = dispatch("binary_cross_entropy", xp, reduction, input, target, weight)
+    backend, native, input, target, weight, _ = dispatch(
+        "binary_cross_entropy", xp, reduction, input, target, weight
+    )
     xp = backend.xp
     if native is not None:
         return native(input, target, weight, size_average, reduce, reduction)
@@ -231,7 +233,7 @@ def binary_cross_entropy_with_logits(
     ...     np.array([-100.0, 1000.0]), np.array([1.0, 1.0]), reduction="none")
     array([100.,   0.])
     """
-    backend, native = dispatch(
+    backend, native, input, target, weight, pos_weight = dispatch(
         "binary_cross_entropy_with_logits", xp, reduction, input, target, weight, pos_weight
     )
     xp = backend.xp
@@ -331,7 +333,7 @@ def soft_margin_loss(
     ...                     reduction="none")
     array([0.12692801, 1.31326169, 0.69314718])
     """
-    backend, native = dispatch("soft_margin_loss", xp, reduction, input, target)
+    backend, native, input, target, _, _ = dispatch("soft_margin_loss", xp, reduction, input, target)
     xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction)
@@ -437,7 +439,9 @@ def multilabel_soft_margin_loss(
     >>> al.multilabel_soft_margin_loss(x, np.array([[1.0, 0.0, 1.0]])).round(4)
     np.float64(0.3778)
     """
-    backend, native = dispatch("multilabel_soft_margin_loss", xp, reduction, input, target, weight)
+    backend, native, input, target, weight, _ = dispatch(
+        "multilabel_soft_margin_loss", xp, reduction, input, target, weight
+    )
     xp = backend.xp
     if native is not None:
         return native(input, target, weight, size_average, reduce, reduction)

@@ -275,7 +275,7 @@ def nll_loss(
     >>> al.nll_loss(logp, np.array([0, 2]), reduction="none").round(4)
     array([0.6931, 0.3567])
     """
-    backend, native = dispatch("nll_loss", xp, reduction, input, target, weight)
+    backend, native, input, target, weight, _ = dispatch("nll_loss", xp, reduction, input, target, weight)
     xp = backend.xp
     if native is not None:
         return native(input, target, weight, size_average, ignore_index, reduce, reduction)
@@ -419,7 +419,9 @@ def cross_entropy(
     >>> al.cross_entropy(x, np.array([1, 0, 4])).round(3)
     np.float64(2.764)
     """
-    backend, native = dispatch("cross_entropy", xp, reduction, input, target, weight)
+    backend, native, input, target, weight, _ = dispatch(
+        "cross_entropy", xp, reduction, input, target, weight
+    )
     xp = backend.xp
     if native is not None:
         return native(input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing)

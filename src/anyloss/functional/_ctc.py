@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend, backend_for, namespace_from_types
-from .._dispatch import dispatch
+from .._dispatch import check_static_options, dispatch
 from .._registry import Streaming, loss_record
 
 __all__ = ["ctc_loss"]
@@ -491,15 +491,25 @@ def ctc_loss(
         and namespace_from_types(xp, log_probs, targets, input_lengths, target_lengths) is not None
     ):
         tensor_lengths = True
-        backend, native = dispatch(
+        backend, native, log_probs, targets, input_lengths, target_lengths = dispatch(
             "ctc_loss", xp, reduction, log_probs, targets, input_lengths, target_lengths
         )
     else:
+        # Before the overload is chosen: torch's "invalid combination" would hide a
+        # blank or zero_infinity traced by jax.jit.
+        check_static_options("ctc_loss", locals())
         args = (log_probs, targets, input_lengths, target_lengths, blank, 0, zero_infinity)
         if not (_xp.is_array(log_probs) and _xp.is_array(targets)):
             raise _invalid_combination(args)
         tensor_lengths = _parse_arguments(args)
-        backend, native = dispatch("ctc_loss", xp, reduction, *(args[:4] if tensor_lengths else args[:2]))
+        if tensor_lengths:
+            backend, native, log_probs, targets, input_lengths, target_lengths = dispatch(
+                "ctc_loss", xp, reduction, log_probs, targets, input_lengths, target_lengths
+            )
+        else:
+            backend, native, log_probs, targets, _, _ = dispatch(
+                "ctc_loss", xp, reduction, log_probs, targets
+            )
     if native is not None:
         return native(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
     xp = backend.xp

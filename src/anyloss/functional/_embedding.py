@@ -75,7 +75,9 @@ def margin_ranking_loss(
     >>> al.margin_ranking_loss(np.array([1.0, 2.0]), np.array([2.0, 0.5]), np.array([1.0, 1.0]))
     array(0.5)
     """
-    backend, native = dispatch("margin_ranking_loss", xp, reduction, input1, input2, target)
+    backend, native, input1, input2, target, _ = dispatch(
+        "margin_ranking_loss", xp, reduction, input1, input2, target
+    )
     xp = backend.xp
     if native is not None:
         return native(input1, input2, target, margin, size_average, reduce, reduction)
@@ -152,7 +154,7 @@ def hinge_embedding_loss(
     ...                         reduction="none")
     array([0.3, 0.8, 0. ])
     """
-    backend, native = dispatch("hinge_embedding_loss", xp, reduction, input, target)
+    backend, native, input, target, _, _ = dispatch("hinge_embedding_loss", xp, reduction, input, target)
     xp = backend.xp
     if native is not None:
         return native(input, target, margin, size_average, reduce, reduction)
@@ -241,7 +243,9 @@ def cosine_embedding_loss(
     >>> al.cosine_embedding_loss(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), np.array([1]))
     array(1.)
     """
-    backend, native = dispatch("cosine_embedding_loss", xp, reduction, input1, input2, target)
+    backend, native, input1, input2, target, _ = dispatch(
+        "cosine_embedding_loss", xp, reduction, input1, input2, target
+    )
     if native is not None:
         out = native(input1, input2, target, margin, size_average, reduce, reduction)
         if out is not NotImplemented:
@@ -439,7 +443,9 @@ def triplet_margin_loss(
     >>> print(np.round(al.triplet_margin_loss(a, pos, neg), 6))
     0.5
     """
-    backend, native = dispatch("triplet_margin_loss", xp, reduction, anchor, positive, negative)
+    backend, native, anchor, positive, negative, _ = dispatch(
+        "triplet_margin_loss", xp, reduction, anchor, positive, negative
+    )
     xp = backend.xp
     if native is not None:
         return native(anchor, positive, negative, margin, p, eps, swap, size_average, reduce, reduction)
@@ -517,7 +523,9 @@ def triplet_margin_with_distance_loss(
     >>> al.triplet_margin_with_distance_loss(a, pos, neg, distance_function=l1)
     array(2.5)
     """
-    backend, native = dispatch("triplet_margin_with_distance_loss", xp, reduction, anchor, positive, negative)
+    backend, native, anchor, positive, negative, _ = dispatch(
+        "triplet_margin_with_distance_loss", xp, reduction, anchor, positive, negative
+    )
     xp = backend.xp
     if native is not None:
         if distance_function is _pairwise_distance:

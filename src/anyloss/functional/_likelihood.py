@@ -147,7 +147,7 @@ def poisson_nll_loss(
     >>> round(float(al.poisson_nll_loss(x, t, full=True)), 4)
     1.3683
     """
-    backend, native = dispatch("poisson_nll_loss", xp, reduction, input, target)
+    backend, native, input, target, _, _ = dispatch("poisson_nll_loss", xp, reduction, input, target)
     xp = backend.xp
     if native is not None:
         return native(input, target, log_input, full, size_average, eps, reduce, reduction)
@@ -283,7 +283,7 @@ def gaussian_nll_loss(
     if isinstance(var, int) and not isinstance(var, bool):
         # torch's own check fails on a Python int (parity notes); it means the same float.
         var = float(var)
-    backend, native = dispatch("gaussian_nll_loss", xp, reduction, input, target, var)
+    backend, native, input, target, var, _ = dispatch("gaussian_nll_loss", xp, reduction, input, target, var)
     if native is not None:
         out = native(input, target, var, full, eps, reduction)
         if out is not NotImplemented:
@@ -403,7 +403,7 @@ def kl_div(
     >>> loss.dtype, round(float(loss), 4)
     (dtype('float32'), 0.0215)
     """
-    backend, native = dispatch("kl_div", xp, reduction, input, target)
+    backend, native, input, target, _, _ = dispatch("kl_div", xp, reduction, input, target)
     xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction, log_target)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend, backend_for
+from .._dispatch import check_static_options
 from .._registry import Streaming, loss_record
 from ._cross_entropy import _check_class_range, _check_nll, _index_target, _log_softmax_kernel_error
 
@@ -287,8 +288,12 @@ def linear_cross_entropy(
     np.float64(0.7815)
     """
     if xp is None:
-        xp = _xp.array_namespace(input, linear_weight, target, linear_bias, weight)
+        xp, (input, linear_weight, target, linear_bias, weight) = _xp.common_namespace(
+            (input, linear_weight, target, linear_bias, weight)
+        )
     backend = backend_for(xp)
+    if backend.options_may_be_traced:
+        check_static_options("linear_cross_entropy", locals())
     xp = backend.xp
     backend.check_shapes(input, linear_weight, target, linear_bias, weight)
     n_classes, extra = _check_linear(input, linear_weight, linear_bias)

@@ -107,7 +107,9 @@ def multi_margin_loss(
     >>> al.multi_margin_loss(x, np.array([3])).round(4)
     np.float64(0.325)
     """
-    backend, native = dispatch("multi_margin_loss", xp, reduction, input, target, weight)
+    backend, native, input, target, weight, _ = dispatch(
+        "multi_margin_loss", xp, reduction, input, target, weight
+    )
     if native is not None:
         out = native(input, target, p, margin, weight, size_average, reduce, reduction)
         if out is not NotImplemented:
@@ -353,7 +355,7 @@ def multilabel_margin_loss(
     >>> al.multilabel_margin_loss(x, np.array([[3, 0, -1, 1]])).round(4)
     np.float64(0.85)
     """
-    backend, native = dispatch("multilabel_margin_loss", xp, reduction, input, target)
+    backend, native, input, target, _, _ = dispatch("multilabel_margin_loss", xp, reduction, input, target)
     if native is not None:
         out = native(input, target, size_average, reduce, reduction)
         if out is not NotImplemented:

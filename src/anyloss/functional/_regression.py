@@ -124,7 +124,7 @@ def l1_loss(
     >>> al.l1_loss(np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0]))
     array(0.5)
     """
-    backend, native = dispatch("l1_loss", xp, reduction, input, target, weight)
+    backend, native, input, target, weight, _ = dispatch("l1_loss", xp, reduction, input, target, weight)
     xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction, weight)
@@ -182,7 +182,7 @@ def mse_loss(
     >>> al.mse_loss(np.array([2.0, 3.0, 4.0]), np.array([2.5, 3.5, 4.5]))
     array(0.25)
     """
-    backend, native = dispatch("mse_loss", xp, reduction, input, target, weight)
+    backend, native, input, target, weight, _ = dispatch("mse_loss", xp, reduction, input, target, weight)
     xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction, weight)
@@ -265,7 +265,7 @@ def smooth_l1_loss(
     >>> al.smooth_l1_loss(np.array([2.0, 3.0, 4.0]), np.array([2.5, 3.5, 4.5]))
     array(0.125)
     """
-    backend, native = dispatch("smooth_l1_loss", xp, reduction, input, target)
+    backend, native, input, target, _, _ = dispatch("smooth_l1_loss", xp, reduction, input, target)
     xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction, beta)
@@ -332,7 +332,7 @@ def huber_loss(
     >>> al.huber_loss(np.array([0.0, 3.0]), np.array([0.5, 0.0]), delta=2.0)
     array(2.0625)
     """
-    backend, native = dispatch("huber_loss", xp, reduction, input, target, weight)
+    backend, native, input, target, weight, _ = dispatch("huber_loss", xp, reduction, input, target, weight)
     xp = backend.xp
     if native is not None:
         return native(input, target, reduction, delta, weight)
