@@ -55,7 +55,7 @@ lint: install-lint
 	$(BIN)/mypy
 
 test: install-test
-	$(BIN)/python -m pytest -n $(JOBS) -q
+	$(BIN)/python -m pytest -n $(JOBS) -q --durations=15
 	$(MAKE) test-ms
 
 test-ms: install-ms

@@ -38,7 +38,7 @@ from support.oracle import (
 )
 
 
-def _selection(per_loss: int = 5) -> list[Case]:
+def _selection(per_loss: int = 3) -> list[Case]:
     """Up to ``per_loss`` float64 cases of each loss (float32 ones where it has too few):
     each case costs several compilations, and the tables repeat shapes across dtypes."""
     chosen: dict[str, list[Case]] = {}
