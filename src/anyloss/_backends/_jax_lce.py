@@ -395,7 +395,11 @@ def _summed_bwd(options: _Options, saved: tuple[Any, ...], cotangents: tuple[Any
     dx, dw, db, d_target, dcw = saved
 
     def scale(d: Any) -> Any:
-        return None if d is None else (d * g.astype(d.dtype)).astype(d.dtype)
+        # A gradient that is exactly 0 (ignored rows only: torch's kernel never visits them)
+        # stays 0 when the cotangent is not finite ('mean' over no targets divides by 0).
+        if d is None:
+            return None
+        return jnp.where(d == 0, jnp.zeros_like(d), d * g.astype(d.dtype)).astype(d.dtype)
 
     return scale(dx), scale(dw), scale(d_target), scale(db), scale(dcw)
 
