@@ -64,3 +64,10 @@ def test_every_page_is_listed_once() -> None:
     assert {"eval", "mean-parts", "jax"} <= listed
     extra = generator._extra_toc([])
     assert not any(re.search(rf"^{re.escape(page)}$", extra, re.M) for page in listed)
+
+
+def test_the_loss_table_keeps_pipes_inside_cells() -> None:
+    rows = _generator()._loss_table(["l1_loss"])
+    assert "|input − target|" in anyloss.l1_loss.__doc__.splitlines()[0]
+    # Three cells: the unescaped pipes are the four borders only.
+    assert len(re.findall(r"(?<!\\)\|", rows[-1])) == 4

@@ -368,7 +368,9 @@ def _loss_table(losses: list[str], folder: str = "") -> list[str]:
     for loss in losses:
         cls = classes.get(loss)
         cls_cell = f"`{cls}`" if cls in anyloss.losses.__all__ else ""
-        lines.append(f"| [`{loss}`]({folder}{loss}.md) | {cls_cell} | {_summary(getattr(anyloss, loss))} |")
+        # A docstring's |x| would end the table cell.
+        summary = _summary(getattr(anyloss, loss)).replace("|", "\\|")
+        lines.append(f"| [`{loss}`]({folder}{loss}.md) | {cls_cell} | {summary} |")
     return lines
 
 
