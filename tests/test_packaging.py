@@ -56,8 +56,9 @@ def test_python_m_anyloss_is_the_command():
 
 def test_python_m_anyloss_without_a_command_is_a_usage_error():
     result = _run()
-    assert result.returncode == 2
-    assert result.stderr.startswith("usage: anyloss")
+    # As every usage error of the command: one line, exit status 1.
+    assert result.returncode == 1
+    assert result.stderr.startswith("anyloss: error:") and result.stderr.count("\n") == 1
 
 
 def test_version_has_one_source():
