@@ -88,40 +88,12 @@ class JaxBackend(Backend):
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         return jax.lax.fori_loop(lower, upper, body, init)
 
-    def linear_cross_entropy_rows(
-        self,
-        input: Any,
-        linear_weight: Any,
-        target: Any,
-        linear_bias: Any,
-        class_weight: Any,
-        *,
-        ignore_index: int,
-        label_smoothing: float,
-        probabilities: bool,
-        summed: bool,
-        chunk_size: int,
-        softcap: float | None = None,
-        z_loss: float = 0.0,
-    ) -> tuple[Any, Any]:
-        """``cross_entropy(linear(...))`` per row (or summed) and the rows' log-normalisers,
-        never holding the ``(N, C)`` logits: a ``custom_vjp`` over a ``lax.scan`` of row chunks."""
+    def linear_cross_entropy_rows(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        """:meth:`Backend.linear_cross_entropy_rows` (same arguments), never holding the
+        ``(N, C)`` logits: a ``custom_vjp`` over a ``lax.scan`` of row chunks."""
         from ._jax_lce import linear_cross_entropy_rows
 
-        return linear_cross_entropy_rows(
-            input,
-            linear_weight,
-            target,
-            linear_bias,
-            class_weight,
-            ignore_index=ignore_index,
-            label_smoothing=label_smoothing,
-            probabilities=probabilities,
-            summed=summed,
-            chunk_size=chunk_size,
-            softcap=softcap,
-            z_loss=z_loss,
-        )
+        return linear_cross_entropy_rows(*args, **kwargs)
 
 
 @jax.custom_jvp
