@@ -17,6 +17,7 @@ import pytest
 
 import anyloss
 from cases import CASES, cases_with_gradients
+from support import parity
 from support.oracle import (
     Case,
     Outcome,
@@ -83,6 +84,10 @@ def test_matches_torch(case: Case, backend, request) -> None:
         return
 
     got = record(call, backend.to_numpy)
+    rtol, atol = tolerance(case, expected.dtype)
+    if expected.error is None:
+        pairs = None if got.error is not None else [(got.value, expected.value)]
+        parity.record(parity.measurement(case, backend.name, "value", pairs, rtol, atol))
     assert got.warnings == expected.warnings
     assert got.error == expected.error
     if expected.error is not None:
@@ -91,7 +96,6 @@ def test_matches_torch(case: Case, backend, request) -> None:
     _assert_on_inputs_device(result["array"], backend)
     assert got.dtype == expected.dtype
     assert got.shape == expected.shape
-    rtol, atol = tolerance(case, expected.dtype)
     assert_close(got.value, expected.value, rtol, atol, "value")
 
 
@@ -108,9 +112,16 @@ def test_gradients_match_torch(case: Case, backend, request) -> None:
     fn = getattr(anyloss, case.fn)
     want = torch_gradients(case, expected.shape)
     # Warnings are compared by test_matches_torch; here only the gradients are.
+    rtol, atol = tolerance(case, expected.dtype)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        got = backend.grad(fn, args, kwargs, case.grad, cotangent(expected.shape))
-    rtol, atol = tolerance(case, expected.dtype)
+        try:
+            got = backend.grad(fn, args, kwargs, case.grad, cotangent(expected.shape))
+        except Exception:
+            parity.record(parity.measurement(case, backend.name, "gradient", None, rtol, atol))
+            raise
+    parity.record(
+        parity.measurement(case, backend.name, "gradient", list(zip(got, want, strict=True)), rtol, atol)
+    )
     for key, g, w in zip(case.grad, got, want, strict=True):
         assert_close(g, w, rtol, atol, f"gradient w.r.t. {key!r}")

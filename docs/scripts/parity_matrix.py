@@ -5,7 +5,10 @@ gradients where the backend differentiates, over every case of ``tests/cases`` t
 torch does not reject.  The expected numbers are torch's (CPU), computed by the same
 oracle the test suite uses; nothing here is typed in by hand.
 
-Run as ``python docs/scripts/parity_matrix.py OUT.md`` (the docs build does this).
+Run as ``python docs/scripts/parity_matrix.py OUT.md`` (the docs build does this).  When
+``ANYLOSS_PARITY_RECORD`` names the folder where the test run recorded its comparisons
+(``make test`` does, ``tests/support/parity.py``), those made from the current sources are
+read from there, and only the rest are computed here.
 ``DOCS_JOBS`` sets the number of processes (default 2); ``DOCS_PARITY_LOSSES=a,b`` limits
 the matrix to those losses, for a quick look while writing the docs.
 """
@@ -15,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -26,9 +28,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import anyloss  # noqa: E402
 from cases import CASES  # noqa: E402
+from support import parity  # noqa: E402
 from support.backends import ALL  # noqa: E402
 from support.oracle import (  # noqa: E402
-    Outcome,
     cotangent,
     record,
     tolerance,
@@ -41,42 +43,7 @@ from support.oracle import (  # noqa: E402
 #: readable
 BACKENDS = [b for b in ALL if b.name not in ("array_api_strict_no_dds", "array_api_strict_device1")]
 _ORDER = ["bfloat16", "float16", "float32", "float64"]
-
-
-def case_dtype(case) -> str:
-    """The least precise floating dtype of a case's inputs ('int' when it has none)."""
-    names = case.float_dtypes()
-    return min(names, key=_ORDER.index) if names else "int"
-
-
-def relative_error(got: np.ndarray, want: np.ndarray, floor: float) -> float:
-    """max |got − want| / max(|want|, floor) over the elements.
-
-    ``floor`` is the test's absolute tolerance for the dtype, so that elements whose torch
-    value is (nearly) 0 are measured absolutely.  Elements where both are NaN, or both the
-    same infinity, count as exact.
-    """
-    got = np.asarray(got, dtype=np.float64)
-    want = np.asarray(want, dtype=np.float64)
-    if got.shape != want.shape:
-        return math.inf
-    if got.size == 0:
-        return 0.0
-    same = (got == want) | (np.isnan(got) & np.isnan(want))
-    with np.errstate(all="ignore"):
-        err = np.abs(got - want) / np.maximum(np.abs(want), floor if floor > 0 else 1.0)
-    err = np.where(same, 0.0, err)
-    err = np.where(np.isnan(err), math.inf, err)
-    return float(np.max(err))
-
-
-def within(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> bool:
-    """The test suite's own criterion (numpy.testing.assert_allclose, NaN equal to NaN)."""
-    got = np.asarray(got, dtype=np.float64)
-    want = np.asarray(want, dtype=np.float64)
-    return got.shape == want.shape and bool(
-        np.all(np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True))
-    )
+case_dtype = parity.case_dtype
 
 
 def _convert(case, backend):
@@ -85,85 +52,103 @@ def _convert(case, backend):
     return args, kwargs
 
 
-def measure(part: int = 0, parts: int = 1) -> dict:
-    """{(loss, backend, dtype): [value error, gradient error, cases, all within the test
-    suite's tolerance, the largest relative tolerance of its cases]}.
-
-    Only the ``part``-th of ``parts`` consecutive blocks of cases, so that processes can
-    share the work (neighbouring cases share shapes, and so JAX's compiled kernels).
-    """
-    warnings.simplefilter("ignore")
-    table: dict = {}
-    size = -(-len(CASES) // parts)
+def comparisons() -> set[tuple[str, str, str]]:
+    """Every comparison the matrix is made of, as (case id, backend, 'value' | 'gradient'):
+    the comparisons ``tests/test_against_torch.py`` makes on the matrix's backends."""
     only = set(filter(None, os.environ.get("DOCS_PARITY_LOSSES", "").split(",")))
-    for case in CASES[part * size : (part + 1) * size]:
+    wanted = set()
+    for case in CASES:
         if case.raises or (only and case.fn not in only):
             continue
-        expected = torch_outcome(case)
-        if expected.error is not None:
-            continue
-        dtype = case_dtype(case)
-        rtol, atol = tolerance(case, expected.dtype)
-        want_grads = torch_gradients(case, expected.shape) if case.grad else None
-        fn = getattr(anyloss, case.fn)
         for backend in BACKENDS:
             if not all(backend.supports(v) for v in case.values()):
                 continue
-            if case.value_error and backend.lazy:
-                # As in the tests: a lazy backend builds this result without the value check
-                # torch makes, so there is no value to compare.
-                continue
-            args, kwargs = _convert(case, backend)
+            if not (case.value_error and backend.lazy):
+                # A lazy backend builds this result without the value check torch makes, so
+                # there is no value to compare.
+                wanted.add((case.id, backend.name, "value"))
+            if case.grad and backend.differentiable:
+                wanted.add((case.id, backend.name, "gradient"))
+    return wanted
+
+
+def measure(wanted: list[tuple[str, str, str]]) -> list[dict]:
+    """The comparisons ``wanted`` (as :func:`comparisons` names them), made here."""
+    warnings.simplefilter("ignore")
+    by_id = {c.id: c for c in CASES}
+    by_name = {b.name: b for b in BACKENDS}
+    lines = []
+    for case_id, name, kind in wanted:
+        case, backend = by_id[case_id], by_name[name]
+        expected = torch_outcome(case)
+        rtol, atol = tolerance(case, expected.dtype)
+        fn = getattr(anyloss, case.fn)
+        args, kwargs = _convert(case, backend)
+        pairs = None
+        with np.errstate(all="ignore"):
             try:
-                got = record(lambda b=backend, f=fn, a=args, k=kwargs: b.call(f, a, k), backend.to_numpy)
-            except Exception:  # noqa: BLE001 - computing a lazy result failed: a cell too
-                got = Outcome(error=("compute", ""))
-            entry = table.setdefault((case.fn, backend.name, dtype), [0.0, None, 0, True, 0.0])
-            entry[2] += 1
-            entry[4] = max(entry[4], rtol)
-            if got.error is not None:
-                entry[0], entry[3] = math.inf, False
-                continue
-            entry[0] = max(entry[0], relative_error(got.value, expected.value, atol))
-            entry[3] &= within(got.value, expected.value, rtol, atol)
-            if want_grads is not None and backend.differentiable:
-                with np.errstate(all="ignore"):
-                    try:
-                        grads = backend.grad(fn, args, kwargs, case.grad, cotangent(expected.shape))
-                    except Exception:  # noqa: BLE001 - a failure is a cell of the matrix
-                        entry[1], entry[3] = math.inf, False
-                        continue
-                for g, w in zip(grads, want_grads, strict=True):
-                    err = relative_error(g, w, atol)
-                    entry[1] = err if entry[1] is None else max(entry[1], err)
-                    entry[3] &= within(g, w, rtol, atol)
-    return table
+                if kind == "value":
+                    got = record(lambda b=backend, f=fn, a=args, k=kwargs: b.call(f, a, k), backend.to_numpy)
+                    if got.error is None:
+                        pairs = [(got.value, expected.value)]
+                else:
+                    want = torch_gradients(case, expected.shape)
+                    got_grads = backend.grad(fn, args, kwargs, case.grad, cotangent(expected.shape))
+                    pairs = list(zip(got_grads, want, strict=True))
+            except Exception:  # noqa: BLE001 - a failure is a cell of the matrix
+                pairs = None
+        lines.append(parity.measurement(case, name, kind, pairs, rtol, atol))
+    return lines
 
 
-def _merge(tables: list[dict]) -> dict:
-    merged: dict = {}
-    for table in tables:
-        for key, (value, grad, count, ok, rtol) in table.items():
-            entry = merged.setdefault(key, [0.0, None, 0, True, 0.0])
-            entry[4] = max(entry[4], rtol)
-            entry[0] = max(entry[0], value)
-            if grad is not None:
-                entry[1] = grad if entry[1] is None else max(entry[1], grad)
-            entry[2] += count
-            entry[3] &= ok
-    return merged
-
-
-def measure_all(jobs: int) -> dict:
-    """The whole matrix, the cases shared among ``jobs`` fresh processes."""
-    if jobs <= 1:
-        return measure()
+def measure_all(wanted: list[tuple[str, str, str]], jobs: int) -> list[dict]:
+    """:func:`measure`, the comparisons shared among ``jobs`` fresh processes in consecutive
+    blocks (neighbouring cases share shapes, and so JAX's compiled kernels)."""
+    if jobs <= 1 or len(wanted) < 2 * jobs:
+        return measure(wanted)
     import concurrent.futures
     import multiprocessing
 
+    size = -(-len(wanted) // jobs)
+    blocks = [wanted[i : i + size] for i in range(0, len(wanted), size)]
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        return _merge(list(pool.map(measure, range(jobs), [jobs] * jobs)))
+        return [line for block in pool.map(measure, blocks) for line in block]
+
+
+def tabulate(lines: list[dict]) -> dict:
+    """{(loss, backend, dtype): [value error, gradient error, cases, all within the test
+    suite's tolerance, the largest relative tolerance of its cases]} from the comparisons."""
+    by_id = {c.id: c for c in CASES}
+    table: dict = {}
+    for line in lines:
+        case = by_id[line["case"]]
+        entry = table.setdefault((case.fn, line["backend"], case_dtype(case)), [0.0, None, 0, True, 0.0])
+        entry[4] = max(entry[4], line["rtol"])
+        entry[3] &= line["ok"]
+        if line["kind"] == "value":
+            entry[2] += 1
+            entry[0] = max(entry[0], line["error"])
+        else:
+            entry[1] = line["error"] if entry[1] is None else max(entry[1], line["error"])
+    return table
+
+
+def gather(folder: Path | None, jobs: int) -> tuple[list[dict], int]:
+    """Every comparison of the matrix: those the test run recorded in ``folder`` (from the
+    current sources), and the rest measured here; with the number measured here."""
+    wanted = comparisons()
+    lines = []
+    if folder is not None and folder.is_dir():
+        lines = [
+            line for line in parity.load(folder) if (line["case"], line["backend"], line["kind"]) in wanted
+        ]
+        # a comparison recorded twice (a test re-run) counts once, the latest
+        lines = list({(x["case"], x["backend"], x["kind"]): x for x in lines}.values())
+    done = {(x["case"], x["backend"], x["kind"]) for x in lines}
+    order = {c.id: i for i, c in enumerate(CASES)}
+    missing = sorted(wanted - done, key=lambda k: (order[k[0]], k[1], k[2]))
+    return lines + measure_all(missing, jobs), len(missing)
 
 
 def _fmt(x: float | None) -> str:
@@ -219,7 +204,7 @@ def deliberate_differences() -> list[tuple[str, str]]:
     return sorted({(c.fn, c.name) for c in CASES if c.to_torch is not None})
 
 
-def render(table: dict, seconds: float) -> str:
+def render(table: dict, measured: int, recorded: int) -> str:
     import torch
 
     backends = [b.name for b in BACKENDS]
@@ -228,7 +213,9 @@ def render(table: dict, seconds: float) -> str:
         "<!-- generated by docs/scripts/parity_matrix.py; do not edit -->",
         "",
         f"Measured against torch {torch.__version__} (CPU) on {sum(1 for c in CASES if not c.raises)}"
-        f" cases of the test tables, in {seconds:.0f} s when these docs were built.",
+        f" cases of the test tables: {measured + recorded} comparisons of a value or of"
+        f" gradients, {recorded} of them made by the test suite's run of these sources"
+        f" (``tests/test_against_torch.py``) and {measured} when these docs were built.",
         "",
         *summary(table),
         "Each cell is the largest relative error of the **values** / of the **gradients**"
@@ -284,10 +271,10 @@ def rows_for(table_md: str, loss: str) -> str:
 
 def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else None
-    start = time.perf_counter()
+    folder = os.environ.get(parity.ENV)
     with warnings.catch_warnings():
-        table = measure_all(int(os.environ.get("DOCS_JOBS", "2")))
-    text = render(table, time.perf_counter() - start)
+        lines, measured = gather(Path(folder) if folder else None, int(os.environ.get("DOCS_JOBS", "2")))
+    text = render(tabulate(lines), measured, len(lines) - measured)
     if out is None:
         print(text)
     else:
