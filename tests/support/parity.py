@@ -33,12 +33,11 @@ def case_dtype(case) -> str:
     return min(names, key=_ORDER.index) if names else "int"
 
 
-def relative_error(got, want, floor: float) -> float:
-    """max |got − want| / max(|want|, floor) over the elements.
+def scaled_error(got, want, rtol: float, atol: float) -> float:
+    """The largest error as a fraction of the tolerance: max |got − want| / (atol + rtol·|want|)
+    over the elements, at most 1 exactly when the test suite's criterion holds (:func:`within`).
 
-    ``floor`` is the test's absolute tolerance for the dtype, so that elements whose torch
-    value is (nearly) 0 are measured absolutely.  Elements where both are NaN, or both the
-    same infinity, count as exact.
+    Elements where both are NaN, or both the same infinity, count as exact.
     """
     got = np.asarray(got, dtype=np.float64)
     want = np.asarray(want, dtype=np.float64)
@@ -48,7 +47,7 @@ def relative_error(got, want, floor: float) -> float:
         return 0.0
     same = (got == want) | (np.isnan(got) & np.isnan(want))
     with np.errstate(all="ignore"):
-        err = np.abs(got - want) / np.maximum(np.abs(want), floor if floor > 0 else 1.0)
+        err = np.abs(got - want) / (atol + rtol * np.abs(want))
     err = np.where(same, 0.0, err)
     err = np.where(np.isnan(err), math.inf, err)
     return float(np.max(err))
@@ -84,7 +83,7 @@ def measurement(case, backend: str, kind: str, pairs, rtol: float, atol: float) 
     if pairs is None:
         error, ok = math.inf, False
     else:
-        error = max((relative_error(g, w, atol) for g, w in pairs), default=0.0)
+        error = max((scaled_error(g, w, rtol, atol) for g, w in pairs), default=0.0)
         ok = all(within(g, w, rtol, atol) for g, w in pairs)
     return {"case": case.id, "backend": backend, "kind": kind, "error": error, "ok": ok, "rtol": rtol}
 
