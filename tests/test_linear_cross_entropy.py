@@ -119,3 +119,35 @@ def test_float16_mean_is_finite_where_torchs_reference_overflows() -> None:
     want = F.cross_entropy(F.linear(x, w).float(), t).half()
     assert torch.isfinite(got)
     torch.testing.assert_close(got, want, rtol=2e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("wrt", ["class-weight", "probabilities"])
+def test_probability_targets_and_their_class_weight_get_torchs_gradients(wrt: str, reduction: str) -> None:
+    x, w, _ = _torch_inputs()
+    g = torch.Generator().manual_seed(3)
+    target = torch.softmax(torch.randn(9, 7, dtype=torch.float64, generator=g), 1)
+    weight = torch.rand(7, dtype=torch.float64, generator=g)
+    leaf = (weight if wrt == "class-weight" else target).requires_grad_(True)
+    got = anyloss.linear_cross_entropy(
+        x, w, target, weight=weight, reduction=reduction, label_smoothing=0.1, chunk_size=4
+    )
+    want = F.linear_cross_entropy(x, w, target, weight=weight, reduction=reduction, label_smoothing=0.1)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-13)
+    cotangent = torch.linspace(0.5, 1.5, got.numel(), dtype=got.dtype).reshape(got.shape)
+    leaves = (x, w, leaf)
+    grads = zip(
+        torch.autograd.grad(got, leaves, cotangent), torch.autograd.grad(want, leaves, cotangent), strict=True
+    )
+    for a, b in grads:
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_class_weight_with_gradient_and_class_indices_raises_as_torch() -> None:
+    x, w, t = _torch_inputs()
+    weight = torch.rand(7, dtype=torch.float64).requires_grad_(True)
+    with pytest.raises(RuntimeError) as want:
+        F.linear_cross_entropy(x, w, t, weight=weight)
+    with pytest.raises(RuntimeError) as got:
+        anyloss.linear_cross_entropy(x, w, t, weight=weight)
+    assert str(got.value) == str(want.value)

@@ -53,7 +53,31 @@ class TorchBackend(Backend):
         softcap: float | None = None,
         z_loss: float = 0.0,
     ) -> tuple[Any, Any]:
-        """anyloss's own chunked autograd kernel (see :class:`_LinearCrossEntropy`)."""
+        """anyloss's own chunked autograd kernel (see :class:`_LinearCrossEntropy`); the
+        generic chunked body, differentiated by torch's autograd (which keeps each chunk's
+        logits for the backward pass), where target probabilities or the class weights that
+        weigh them need a gradient, which the kernel does not compute."""
+        if _needs_grad(class_weight) and not probabilities:
+            # torch's reference path (nll_loss) refuses it
+            raise RuntimeError(
+                "The function 'nll_loss_forward' is not differentiable with respect to argument"
+                " 'weight'. This input cannot have requires_grad True."
+            )
+        if probabilities and (_needs_grad(class_weight) or _needs_grad(target)):
+            return super().linear_cross_entropy_rows(
+                input,
+                linear_weight,
+                target,
+                linear_bias,
+                class_weight,
+                ignore_index=ignore_index,
+                label_smoothing=label_smoothing,
+                probabilities=probabilities,
+                summed=summed,
+                chunk_size=chunk_size,
+                softcap=softcap,
+                z_loss=z_loss,
+            )
         settings = _LinearSettings(
             ignore_index,
             label_smoothing if label_smoothing > 0.0 else 0.0,
@@ -221,6 +245,10 @@ _ADAPTERS: dict[str, Callable[..., Any]] = {
 
 
 # --- linear_cross_entropy: anyloss's chunked kernel ---------------------------------------
+
+
+def _needs_grad(x: Any) -> bool:
+    return x is not None and bool(x.requires_grad) and torch.is_grad_enabled()
 
 
 class _RetainGraph(threading.local):
