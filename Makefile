@@ -7,13 +7,14 @@
 #   make docs   installs the docs stack and builds the documentation (warnings are errors)
 #   make package  builds the wheel and the sdist, checks their metadata, and runs the wheel in
 #               a fresh venv with only its declared dependencies (under build/package)
+#   make mindspore-table  measures MindSpore's own losses against torch for the docs
 #   make bench  installs the benchmark stack and runs the benchmark suite (benchmarks/README.md)
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 JOBS ?= 2
 
-.PHONY: demo lint package test test-ms docs bench install install-lint install-test install-ms install-docs install-bench clean
+.PHONY: demo lint package test test-ms mindspore-table docs bench install install-lint install-test install-ms install-docs install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +65,12 @@ test: install-test
 
 test-ms: install-ms
 	$(BIN_MS)/python -m pytest --mindspore -n $(JOBS) -q tests/test_against_torch.py tests/test_mindspore.py
+
+# Not part of CI: measures MindSpore's own losses and anyloss on MindSpore against torch over the
+# case tables, into docs/scripts/mindspore_measured.json (the torch ↔ MindSpore page's record;
+# a test of make test-ms checks that it is current).
+mindspore-table: install-ms
+	$(BIN_MS)/python docs/scripts/mindspore_table.py docs/scripts/mindspore_measured.json
 
 # The wheel and the sdist (the wheel is built from the sdist, so the sdist must build), their
 # metadata checked by twine, the sdist checked to hold its tests, then the wheel installed with

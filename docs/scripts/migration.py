@@ -1,9 +1,9 @@
 """Migration tables: the same inputs through torch, anyloss, optax and Keras 3.
 
 Every number on the migration page comes from running the code shown beside it; the code
-strings below are evaluated as they are printed.  MindSpore cannot be installed here: its
-rows come from ``mindspore.csv`` beside this script (where each torch loss is in MindSpore,
-after the MindSpore migration guide) and are marked as not measured.
+strings below are evaluated as they are printed.  MindSpore needs an environment of its own
+(NumPy 1.x), so its page is rendered from ``mindspore_measured.json``, the record of a run of
+``mindspore_table.py`` there (``make mindspore-table``), with the versions it ran with.
 
 Run as ``python docs/scripts/migration.py OUTDIR`` (the docs build does this).  It writes
 ``migration.md`` (the whole guide's tables) and ``migration-<loss>.md`` for each loss page.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import os
 import re
 import sys
@@ -21,10 +22,12 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
+from mindspore_table import KINDS  # noqa: E402 - how a kind of difference is named
+
 #: torch loss -> MindSpore's class, function and how they differ (a category)
 MINDSPORE = Path(__file__).resolve().with_name("mindspore.csv")
-#: MindSpore's page comparing one of its classes with torch's
-MINDSPORE_DIFF = "https://www.mindspore.cn/docs/en/master/note/api_mapping/pytorch_diff/{nn}.html"
+#: the run of mindspore_table.py that the MindSpore page is made from
+MEASURED = Path(__file__).resolve().with_name("mindspore_measured.json")
 
 
 @dataclasses.dataclass
@@ -389,32 +392,89 @@ def render_comparison(comparison: Comparison, rows: list, level: str = "###") ->
 
 
 def mindspore_rows() -> list[dict[str, str]]:
-    """The rows of ``mindspore.csv``: torch's functional name, MindSpore's names, the difference."""
+    """The rows of ``mindspore.csv``: torch's functional name and MindSpore's names."""
     with MINDSPORE.open(newline="") as f:
         return list(csv.DictReader(line for line in f if not line.startswith("#")))
 
 
-def _difference(row: dict[str, str]) -> str:
-    """The difference category of a row, in words."""
-    link = f"([MindSpore's comparison]({MINDSPORE_DIFF.format(nn=row['nn'])}))"
-    return {
-        "same": "none listed",
-        "nn_interface": f"the class's interface is not torch's {link}",
-        "no_log_target": "MindSpore has no `log_target` parameter",
-        "parameters": f"the same loss; its parameters differ in number or order {link}",
-    }[row["difference"]]
+def mindspore_measured() -> dict | None:
+    """The run of ``mindspore_table.py`` (MindSpore's environment), when one was recorded."""
+    return json.loads(MEASURED.read_text()) if MEASURED.exists() else None
 
 
-def render_mindspore(rows: list[dict[str, str]], only: str | None = None) -> str:
-    if not rows:
-        return ""
-    lines = ["| torch | mindspore.nn | mindspore.ops | difference |", "| --- | --- | --- | --- |"]
+def _form_cell(entry: dict | None) -> str:
+    """How one MindSpore form (or anyloss on MindSpore) fares against torch on a loss's cases."""
+    if entry is None:
+        return "–"
+    compared = entry["cases"] - entry["inexpressible"] - entry["unsupported"]
+    differ = [(KINDS[k], entry[k][0]) for k in KINDS if k in entry]
+    mark = "✓" if not differ and compared else "✗"
+    text = f"{mark} {entry['match']} of {compared}"
+    if differ:
+        text += ": " + ", ".join(f"{n} {what}" for what, n in differ)
+    if entry["inexpressible"]:
+        options = ", ".join(f"`{o}`" for o in entry["options"])
+        text += f" ({entry['inexpressible']} more use {options}, which it lacks)"
+    return text
+
+
+def render_mindspore(rows: list[dict[str, str]], measured: dict, only: str | None = None) -> str:
+    """The summary table (one row per loss) and, per loss, one case of each kind of difference."""
+    losses = measured["losses"]
+    lines = [
+        "| torch | `mindspore.ops` | `mindspore.nn` | anyloss on MindSpore |",
+        "| --- | --- | --- | --- |",
+    ]
+    details = []
     for row in rows:
-        if only is not None and row["torch"] != only:
+        loss = row["torch"]
+        if only is not None and loss != only:
             continue
-        ops = "-" if row["ops"] == "-" else f"`mindspore.ops.{row['ops']}`"
-        lines.append(f"| `{row['torch']}` | `mindspore.nn.{row['nn']}` | {ops} | {_difference(row)} |")
-    return "\n".join(lines) if len(lines) > 2 else ""
+        forms = losses.get(loss, {})
+        ops = "no function" if row["ops"] == "-" else f"`{row['ops']}`: {_form_cell(forms.get('ops'))}"
+        nn = f"`{row['nn']}`: {_form_cell(forms.get('nn'))}"
+        lines.append(f"| `{loss}` | {ops} | {nn} | {_form_cell(forms.get('anyloss'))} |")
+        examples = []
+        for form, name in (("ops", row["ops"]), ("nn", row["nn"])):
+            for kind, what in KINDS.items():
+                if kind in forms.get(form, {}):
+                    _, case, detail = forms[form][kind]
+                    examples.append(f"- `mindspore.{form}.{name}`, {what}, case `{case}`: {detail}")
+        if examples:
+            details += ["", f"**`{loss}`**", "", *examples]
+    return "\n".join(lines + details)
+
+
+def _measured_with(measured: dict) -> str:
+    v = measured["versions"]
+    return (
+        f"measured with MindSpore {v['mindspore']} (CPU, PyNative mode)"
+        f" against torch {v['torch']} on {v['date']}"
+    )
+
+
+def _mindspore_page(rows: list[dict[str, str]], measured: dict) -> str:
+    return "\n".join(
+        [
+            f"Every case of the test tables, {_measured_with(measured)} by"
+            " `docs/scripts/mindspore_table.py` (`make mindspore-table`).  A cell counts the"
+            " cases where the form gives torch's value (within the test suite's tolerance) in"
+            " torch's dtype, or refuses the call as torch does, out of the cases it can"
+            " express; it names the other kinds of result, and the cases that use an option the"
+            " form has no parameter for.  A form that returns a tuple (`ops.ctc_loss` returns"
+            " the loss and its `log_alpha`) is compared by its first element.  Some of"
+            " MindSpore's results depend on what ran before them in the process (after a kernel"
+            " fails, later calls of it can fail too), so a rerun can move a count by one or two;"
+            " anyloss runs in a process of its own.  The ✗ of anyloss"
+            " on MindSpore are cases where MindSpore's CPU kernels fall short (bfloat16"
+            " comparisons and absolute values, float64 arithmetic with Python constants rounded"
+            " to float32), listed in [Backends](backends.md) and expected failures of its"
+            " tests.",
+            "",
+            render_mindspore(rows, measured),
+            "",
+        ]
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -434,22 +494,16 @@ def main(argv: list[str]) -> int:
         rows = run(comparison, names)
         parts.append(render_comparison(comparison, rows))
         per_loss.setdefault(comparison.loss, []).append(render_comparison(comparison, rows, level="###"))
-    ms = mindspore_rows()
-    parts += [
-        "## MindSpore",
-        "",
-        "MindSpore cannot be installed here: the rows below are **from the MindSpore"
-        " documentation, not measured**.",
-        "",
-        render_mindspore(ms),
-        "",
-    ]
+    ms, measured = mindspore_rows(), mindspore_measured()
+    if measured is not None:
+        (out / "mindspore.md").write_text(header + _mindspore_page(ms, measured))
     (out / "migration.md").write_text("\n".join(parts))
     for loss in names:
         text = "\n".join(per_loss.get(loss, []))
-        ms_row = render_mindspore(ms, only=loss)
-        if ms_row:
-            text += "\n\nMindSpore (from the MindSpore documentation, not measured):\n\n" + ms_row + "\n"
+        ms_rows = render_mindspore(ms, measured, only=loss) if measured and loss in measured["losses"] else ""
+        if ms_rows:
+            where = f"{_measured_with(measured)}; see [torch ↔ MindSpore](../../mindspore.md)"
+            text += f"\n\nMindSpore ({where}):\n\n{ms_rows}\n"
         (out / f"migration-{loss}.md").write_text(
             header + (text or "No measured comparison for this loss yet.\n")
         )
