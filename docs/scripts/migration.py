@@ -442,7 +442,7 @@ def render_mindspore(rows: list[dict[str, str]], measured: dict, only: str | Non
                     examples.append(f"- `mindspore.{form}.{name}`, {what}, case `{case}`: {detail}")
         if examples:
             details += ["", f"**`{loss}`**", "", *examples]
-    return "\n".join(lines + details)
+    return "\n".join([":::{container} prose-table", *lines, ":::", *details])
 
 
 def _measured_with(measured: dict) -> str:
