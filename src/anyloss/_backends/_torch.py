@@ -285,7 +285,9 @@ class _LinearSettings(NamedTuple):
 def _chunk_logits(x: Any, weight: Any, bias: Any, work: Any) -> Any:
     """One chunk's logits, in the input's dtype as torch's linear computes them, then in
     the compute dtype."""
-    z = torch.matmul(x, weight.t()) if bias is None else torch.addmm(bias, x, weight.t())
+    # torch's linear itself: torch.matmul of a transposed view takes milliseconds at small
+    # shapes in torch 2.13 on CPU
+    z = torch.nn.functional.linear(x, weight, bias)
     return z if z.dtype == work else z.to(work)
 
 
@@ -335,7 +337,7 @@ def _accumulate_gradients(
     """Add one chunk's logits gradient ``dz`` (compute dtype) to ``grads = [dX, dW, db]``:
     dX's rows are written, dW and db (in the compute dtype) accumulate."""
     if needs[0]:
-        grads[0][rows] = torch.matmul(dz.to(weight.dtype), weight)
+        grads[0][rows] = torch.mm(dz.to(weight.dtype), weight)
     if needs[1]:
         grads[1].addmm_(dz.t(), x if x.dtype == dz.dtype else x.to(dz.dtype))
     if needs[2]:
