@@ -17,6 +17,8 @@ from typing import Any
 
 from . import _backends, _registry
 from ._backends import Backend, backend_for, namespace_from_types
+from ._checks import ADMITTED as _admitted
+from ._checks import admit
 from ._parts import MeanRequest
 from ._xp import common_namespace
 
@@ -42,17 +44,31 @@ def dispatch(
     ``*arrays``: on torch tensors this runs on every call, where packing would cost as much
     as the rest.  The arrays come back as given, except NumPy arrays and scalars beside
     another library's arrays, which come back as arrays of that library
-    (:func:`anyloss._xp.common_namespace`).  Off the all-tensor path, the options of the
+    (:func:`anyloss._xp.common_namespace`).  Every array is admitted by the one rule of
+    :func:`anyloss._checks.admit` (complex, non-numeric and non-array arguments raise
+    ``TypeError``).  Off the all-tensor path, the options of the
     calling loss function are checked to be static (:func:`check_static_options`).
     """
     ns = namespace_from_types(xp, first, second, third, fourth)
     if ns is None:
         ns, (first, second, third, fourth) = common_namespace((first, second, third, fourth), xp)
+        admit(ns, name, (first, second, third, fourth))
         backend = _cache.get(id(ns)) or backend_for(ns)
         backend.check_shapes(first, second, third, fourth)
         if backend.options_may_be_traced and "jax" in sys.modules:  # nothing traces without JAX
             check_static_options(name, sys._getframe(1).f_locals)
     else:
+        # The admission rule, answered from the admitted dtypes of the namespace: this runs
+        # on every call of every loss.
+        admitted = _admitted.get(id(ns))
+        if (
+            admitted is None
+            or first.dtype not in admitted
+            or second.dtype not in admitted
+            or (third is not None and third.dtype not in admitted)
+            or (fourth is not None and fourth.dtype not in admitted)
+        ):
+            admit(ns, name, (first, second, third, fourth))
         # backend_for's cache read inline: this runs on every call of every loss.
         backend = _cache.get(id(ns)) or backend_for(ns)
     if type(reduction) is MeanRequest or not backend.native_enabled():

@@ -292,6 +292,7 @@ def linear_cross_entropy(
             (input, linear_weight, target, linear_bias, weight)
         )
     backend = backend_for(xp)
+    _checks.admit(backend.xp, "linear_cross_entropy", (input, linear_weight, target, linear_bias, weight))
     if backend.options_may_be_traced:
         check_static_options("linear_cross_entropy", locals())
     xp = backend.xp
