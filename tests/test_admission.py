@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import warnings
 
 import numpy as np
@@ -22,6 +23,7 @@ import pytest
 import torch
 
 import anyloss
+from anyloss._registry import RECORDS
 from cases import CASES
 from support.oracle import Case, Outcome, assert_close, record, tolerance, torch_outcome
 
@@ -240,3 +242,49 @@ def test_torch_reads_uint8_255_as_an_out_of_range_class() -> None:
     x = torch.zeros(2, 3)
     with pytest.raises(IndexError, match="Target 255 is out of bounds"):
         torch.nn.functional.nll_loss(x, torch.tensor([0, 255], dtype=torch.uint8), ignore_index=-1)
+
+
+# --- options: checked as torch checks them -------------------------------------------------
+
+OPTION_VALUES = {"None": None, "str": "a", "float": 1.5, "bool": True}
+
+
+def _torch_options(fn: str) -> set[str]:
+    return set(inspect.signature(getattr(torch.nn.functional, fn)).parameters)
+
+
+OPTION_SWEEP = [
+    (
+        dataclasses.replace(case, name=f"{case.name}-{option}={tag}", kwargs={**case.kwargs, option: value}),
+        tag,
+    )
+    for case in REPRESENTATIVES
+    for option in RECORDS[case.fn].options
+    if option in _torch_options(case.fn)
+    for tag, value in OPTION_VALUES.items()
+]
+
+
+@functools.cache
+def _torch_option_outcome(index: int) -> Outcome:
+    return torch_outcome(OPTION_SWEEP[index][0])
+
+
+@pytest.mark.parametrize("index", range(len(OPTION_SWEEP)), ids=[c.id for c, _ in OPTION_SWEEP])
+def test_option_types_match_torch(index: int, backend) -> None:
+    case, _ = OPTION_SWEEP[index]
+    expected = _torch_option_outcome(index)
+    if not all(backend.supports(v) for v in case.values()):
+        pytest.skip(f"{backend.name} lacks a dtype of this case")
+    args = tuple(backend.convert(a) for a in case.args)
+    kwargs = {k: backend.convert(v) for k, v in case.kwargs.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = record(lambda: backend.call(getattr(anyloss, case.fn), args, kwargs), backend.to_numpy)
+    assert (got.error and got.error[0]) == (expected.error and expected.error[0]), (
+        f"torch: {expected.error}, anyloss: {got.error}"
+    )
+    if expected.error is None:
+        assert got.dtype == expected.dtype
+        assert got.shape == expected.shape
+        assert_close(got.value, expected.value, *tolerance(case, expected.dtype), "value")

@@ -180,6 +180,13 @@ def check_subtraction(xp: Any, a: Any, b: Any) -> None:
         )
 
 
+def real_option(value: Any) -> Any:
+    """A real-valued option as the loss bodies compute with it: a boolean is the number it
+    stands for in torch (True is 1.0), which arrays that refuse to meet Python booleans
+    (array-api-strict's) take; anything else is left for the body's own checks."""
+    return float(value) if isinstance(value, bool) else value
+
+
 def mean_dtype_error(dtype: Any) -> RuntimeError:
     return RuntimeError(
         "mean(): could not infer output dtype. Input dtype must be either a floating point or "

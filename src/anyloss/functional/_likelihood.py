@@ -269,6 +269,7 @@ def gaussian_nll_loss(
             return out
     xp = backend.xp
     target = _xp.number_as_array(xp, target, input)
+    eps = _checks.real_option(eps)
     scalar_var = isinstance(var, float)
     if scalar_var:
         if var < 0:

@@ -272,6 +272,7 @@ def smooth_l1_loss(
     xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction, beta)
+    beta = _checks.real_option(beta)
     _checks.warn_if_target_size_differs(input, target)
     reduction = _reduction.resolve(size_average, reduce, reduction)
     with backend.quiet_floating_point():
@@ -339,6 +340,7 @@ def huber_loss(
     xp = backend.xp
     if native is not None:
         return native(input, target, reduction, delta, weight)
+    delta = _checks.real_option(delta)
     _checks.warn_if_target_size_differs(input, target)
     with backend.quiet_floating_point():
         d, _ = _difference(xp, input, target)
