@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import warnings
 
 import numpy as np
 import pytest
 
-import anyloss
-from support.oracle import Case, Outcome, assert_close, record, tolerance, torch_outcome
-from test_admission import REPRESENTATIVES, Key, _arrays
+from support.oracle import Case, Outcome, torch_outcome
+from test_admission import REPRESENTATIVES, Key, _arrays, assert_as_torch
 
 
 def _specials(dtype: np.dtype) -> dict[str, float]:
@@ -83,15 +81,4 @@ def test_edge_values_match_torch(index: int, backend, request) -> None:
     expected = _torch(index)
     if expected.error is not None and backend.lazy:
         pytest.skip("an error that depends on values cannot be raised on traced or lazy arrays")
-    args = tuple(backend.convert(a) for a in case.args)
-    kwargs = {k: backend.convert(v) for k, v in case.kwargs.items()}
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        got = record(lambda: backend.call(getattr(anyloss, case.fn), args, kwargs), backend.to_numpy)
-    assert (got.error and got.error[0]) == (expected.error and expected.error[0]), (
-        f"torch: {expected.error}, anyloss: {got.error}"
-    )
-    if expected.error is None:
-        assert got.dtype == expected.dtype
-        assert got.shape == expected.shape
-        assert_close(got.value, expected.value, *tolerance(case, expected.dtype), "value")
+    assert_as_torch(case, backend, expected)
