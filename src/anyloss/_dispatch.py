@@ -73,7 +73,8 @@ def dispatch(
         # backend_for's cache read inline: this runs on every call of every loss.
         backend = _cache.get(id(ns)) or backend_for(ns)
     native = None if type(reduction) is MeanRequest or not backend.native_enabled() else backend.native(name)
-    if native is None:  # torch's kernels check the types of their options themselves
+    # torch's kernels check the types of their options themselves.
+    if native is None and backend.checks_option_types():
         check_option_types(name, sys._getframe(1).f_locals)
     return backend, native, first, second, third, fourth
 

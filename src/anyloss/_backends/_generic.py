@@ -49,6 +49,11 @@ class Backend:
         """Whether native kernels may be used here (:func:`anyloss.native_paths`)."""
         return _switches.native.get()
 
+    def checks_option_types(self) -> bool:
+        """Whether the dispatch checks the types of a call's options from the calling frame
+        (not where a compiler traces the call: it cannot trace frame inspection)."""
+        return True
+
     def stop_gradient(self, x: Any) -> Any:
         return x
 

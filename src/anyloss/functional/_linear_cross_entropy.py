@@ -293,9 +293,9 @@ def linear_cross_entropy(
         )
     backend = backend_for(xp)
     _checks.admit(backend.xp, "linear_cross_entropy", (input, linear_weight, target, linear_bias, weight))
-    check_option_types("linear_cross_entropy", locals())
     if backend.options_may_be_traced:
         check_static_options("linear_cross_entropy", locals())
+    check_option_types("linear_cross_entropy", locals())
     xp = backend.xp
     backend.check_shapes(input, linear_weight, target, linear_bias, weight)
     n_classes, extra = _check_linear(input, linear_weight, linear_bias)
