@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _xp
+from ._registry import RECORDS
 
 _TORCH_DTYPE_NAMES = {
     "float64": "Double",
@@ -164,6 +165,28 @@ def check_weight_dtype(input_dtype: Any, weight: Any) -> None:
         )
 
 
+def check_subtraction(xp: Any, a: Any, b: Any) -> None:
+    """torch's errors for ``a − b`` (dtypes ``a`` and ``b``) when either operand is boolean."""
+    a_bool, b_bool = _xp.isdtype(xp, a, "bool"), _xp.isdtype(xp, b, "bool")
+    if a_bool and b_bool:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. "
+            "Use the `^` or `logical_xor()` operator instead."
+        )
+    if a_bool or b_bool:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. "
+            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+
+
+def real_option(value: Any) -> Any:
+    """A real-valued option as the loss bodies compute with it: a boolean is the number it
+    stands for in torch (True is 1.0), which arrays that refuse to meet Python booleans
+    (array-api-strict's) take; anything else is left for the body's own checks."""
+    return float(value) if isinstance(value, bool) else value
+
+
 def mean_dtype_error(dtype: Any) -> RuntimeError:
     return RuntimeError(
         "mean(): could not infer output dtype. Input dtype must be either a floating point or "
@@ -191,3 +214,75 @@ def torch_broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
                     f"expected shape should be broadcastable to {common}"
                 )
     return tuple(common)
+
+
+# --- admission: what every loss takes as an array -----------------------------------------
+
+#: The array parameters that take a Python number where torch does: gaussian_nll_loss
+#: broadcasts a number as its target or variance, multilabel_soft_margin_loss as its target
+#: or its weight.
+#: Every other array parameter needs an array (torch: a tensor).
+NUMBER_PARAMETERS: dict[str, frozenset[str]] = {
+    "gaussian_nll_loss": frozenset({"target", "var"}),
+    "multilabel_soft_margin_loss": frozenset({"target", "weight"}),
+}
+_NUMBERS = (bool, int, float)
+#: The dtypes already judged, by (namespace, dtype's type, dtype): None admits, else the
+#: reason a dtype is refused.
+_verdicts: dict[tuple[int, type, Any], str | None] = {}
+#: The admitted dtypes of each namespace (by its id): the all-tensor call of
+#: :func:`anyloss._dispatch.dispatch` asks only whether its dtypes are among them.
+ADMITTED: dict[int, set[Any]] = {}
+
+
+def admit(xp: Any, name: str, arrays: Sequence[Any]) -> None:
+    """The one admission rule of every loss's array arguments (None: an optional array left out).
+
+    An array of booleans, integers or real floating point numbers is admitted (each loss
+    then refuses, as torch does, the dtypes its computation cannot take).  Complex arrays
+    raise ``TypeError``: no loss is defined for them, and none is silently made real.
+    Arrays of strings, objects or other non-numeric dtypes, and objects that are not
+    arrays, raise ``TypeError``.  A Python number stands for an array only where torch
+    takes one (:data:`NUMBER_PARAMETERS`).  The dtype verdicts are remembered: this runs
+    on every call.
+    """
+    for position, a in enumerate(arrays):
+        if a is None:
+            continue
+        kind = type(a)
+        if kind in _NUMBERS and _parameter(name, position) in NUMBER_PARAMETERS.get(name, ()):
+            continue
+        dtype = getattr(a, "dtype", None)
+        if dtype is None or kind in _NUMBERS or kind is complex:
+            raise TypeError(
+                f"anyloss.{name}: {_parameter(name, position)!r} must be an array, not {kind.__name__}"
+            )
+        key = (id(xp), type(dtype), dtype)
+        try:
+            verdict = _verdicts[key]
+        except KeyError:
+            verdict = _verdicts[key] = _judge(xp, dtype)
+            if verdict is None:
+                ADMITTED.setdefault(id(xp), set()).add(dtype)
+        except TypeError:  # an unhashable dtype object
+            verdict = _judge(xp, dtype)
+        if verdict is not None:
+            raise TypeError(f"anyloss.{name}: {_parameter(name, position)!r} {verdict}")
+
+
+def _judge(xp: Any, dtype: Any) -> str | None:
+    if _xp.isdtype(xp, dtype, ("bool", "integral", "real floating")):
+        return None
+    name = _xp.dtype_name(dtype)
+    if _xp.isdtype(xp, dtype, "complex floating"):
+        return f"is complex ({name}): complex inputs are not supported by any loss"
+    return (
+        f"has dtype {name}, which is not a number: losses take arrays of booleans, "
+        "integers or floating point numbers"
+    )
+
+
+def _parameter(name: str, position: int) -> str:
+    """The name of a loss's array parameter at ``position`` (the order of its record's arrays)."""
+    arrays = RECORDS[name].arrays
+    return arrays[position] if position < len(arrays) else f"array {position}"

@@ -11,16 +11,19 @@ body has.
 
 from __future__ import annotations
 
+import numbers
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import _backends, _registry
 from ._backends import Backend, backend_for, namespace_from_types
+from ._checks import ADMITTED as _admitted
+from ._checks import admit
 from ._parts import MeanRequest
 from ._xp import common_namespace
 
-__all__ = ["check_static_options", "dispatch"]
+__all__ = ["check_option_types", "check_static_options", "dispatch"]
 
 _cache = _backends._cache  # the very dict backend_for fills
 
@@ -42,22 +45,38 @@ def dispatch(
     ``*arrays``: on torch tensors this runs on every call, where packing would cost as much
     as the rest.  The arrays come back as given, except NumPy arrays and scalars beside
     another library's arrays, which come back as arrays of that library
-    (:func:`anyloss._xp.common_namespace`).  Off the all-tensor path, the options of the
+    (:func:`anyloss._xp.common_namespace`).  Every array is admitted by the one rule of
+    :func:`anyloss._checks.admit` (complex, non-numeric and non-array arguments raise
+    ``TypeError``).  Off the all-tensor path, the options of the
     calling loss function are checked to be static (:func:`check_static_options`).
     """
     ns = namespace_from_types(xp, first, second, third, fourth)
     if ns is None:
         ns, (first, second, third, fourth) = common_namespace((first, second, third, fourth), xp)
+        admit(ns, name, (first, second, third, fourth))
         backend = _cache.get(id(ns)) or backend_for(ns)
         backend.check_shapes(first, second, third, fourth)
         if backend.options_may_be_traced and "jax" in sys.modules:  # nothing traces without JAX
             check_static_options(name, sys._getframe(1).f_locals)
     else:
+        # The admission rule, answered from the admitted dtypes of the namespace: this runs
+        # on every call of every loss.
+        admitted = _admitted.get(id(ns))
+        if (
+            admitted is None
+            or first.dtype not in admitted
+            or second.dtype not in admitted
+            or (third is not None and third.dtype not in admitted)
+            or (fourth is not None and fourth.dtype not in admitted)
+        ):
+            admit(ns, name, (first, second, third, fourth))
         # backend_for's cache read inline: this runs on every call of every loss.
         backend = _cache.get(id(ns)) or backend_for(ns)
-    if type(reduction) is MeanRequest or not backend.native_enabled():
-        return backend, None, first, second, third, fourth
-    return backend, backend.native(name), first, second, third, fourth
+    native = None if type(reduction) is MeanRequest or not backend.native_enabled() else backend.native(name)
+    # torch's kernels check the types of their options themselves.
+    if native is None and backend.checks_option_types():
+        check_option_types(name, sys._getframe(1).f_locals)
+    return backend, native, first, second, third, fourth
 
 
 #: The legacy reduction flags: options too, though not listed as such.
@@ -89,3 +108,57 @@ def check_static_options(name: str, values: Mapping[str, Any]) -> None:
                 f"functools.partial(anyloss.{name}, {option}=...) or mark it static, "
                 f"jax.jit(f, static_argnames=({option!r},))"
             )
+
+
+#: The type torch's argument parser requires of each option it checks ('float' takes any
+#: real number, 'int' any integer but a boolean, 'bool' only a boolean); the other options are checked
+#: by the loss bodies, as torch's Python code checks them.
+_OPTION_TYPES: dict[str, dict[str, str]] = {
+    "nll_loss": {"ignore_index": "int"},
+    "cross_entropy": {"ignore_index": "int", "label_smoothing": "float"},
+    "linear_cross_entropy": {"ignore_index": "int or None", "label_smoothing": "float"},
+    "ctc_loss": {"blank": "int", "zero_infinity": "bool"},
+    "margin_ranking_loss": {"margin": "float"},
+    "hinge_embedding_loss": {"margin": "float"},
+    "cosine_embedding_loss": {"margin": "float"},
+    "triplet_margin_loss": {"margin": "float", "p": "float", "eps": "float", "swap": "bool"},
+    "poisson_nll_loss": {"log_input": "bool", "full": "bool", "eps": "float"},
+    "gaussian_nll_loss": {"eps": "float"},
+    "kl_div": {"log_target": "bool"},
+    "multi_margin_loss": {"margin": "float"},
+}
+#: The losses whose torch code raises TypeError (not ValueError) for a reduction that is not
+#: a string: it adds the reduction to a string before checking it.
+_REDUCTION_TYPE_ERRORS = frozenset({"poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss"})
+_ACCEPTS: dict[str, Callable[[Any], bool]] = {
+    "float": lambda v: isinstance(v, numbers.Real),
+    "int": lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
+    "int or None": lambda v: v is None or (isinstance(v, numbers.Integral) and not isinstance(v, bool)),
+    "bool": lambda v: isinstance(v, bool) or type(v).__name__ == "bool_",
+}
+
+
+def check_option_types(name: str, values: Mapping[str, Any]) -> None:
+    """Raise ``TypeError`` where torch's argument parser refuses an option of loss ``name``
+    for its type (a float ``ignore_index``, a string ``margin``, a ``None`` flag), and for a
+    reduction that is not a string where torch's code does.  ``values``: the loss
+    function's arguments."""
+    for option, kind in _OPTION_TYPES.get(name, {}).items():
+        value = values.get(option)
+        if value is None and name == "gaussian_nll_loss":
+            # torch clamps the variance with min=eps: no bound at all is its RuntimeError.
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        if not _ACCEPTS[kind](value):
+            raise TypeError(
+                f"anyloss.{name}: the option {option!r} must be {kind}, not {type(value).__name__}"
+            )
+    if (
+        name in _REDUCTION_TYPE_ERRORS
+        and not isinstance(values.get("reduction"), str)
+        and values.get("size_average") is None
+        and values.get("reduce") is None
+    ):
+        raise TypeError(
+            f"anyloss.{name}: the option 'reduction' must be a string, "
+            f"not {type(values.get('reduction')).__name__}"
+        )

@@ -213,6 +213,27 @@ def const(xp: Any, value: float, like: Any) -> Any:
     return xp.asarray(value, dtype=like.dtype, device=backend_for(xp).device(like))
 
 
+_SIGNED = {"uint8": "int8", "uint16": "int16", "uint32": "int32", "uint64": "int64", "bool": "int8"}
+
+
+def as_signed(xp: Any, x: Any) -> Any:
+    """An array of labels as torch compares it with 1 and −1: unsigned integers as the signed
+    integers of their width (torch converts −1 to the array's dtype, so 255 in uint8 is −1),
+    booleans as 0 and 1 (which the array API does not compare with integers).  Other arrays
+    are returned as they are."""
+    signed = _SIGNED.get(dtype_name(x.dtype))
+    return x if signed is None else xp.astype(x, getattr(xp, signed))
+
+
+def number_as_array(xp: Any, value: Any, like: Any) -> Any:
+    """A Python number standing for an array (where torch takes one) as a 0-D array on
+    ``like``'s device; an array is returned as it is.  A 0-D array never widens the
+    dimensioned arrays of its category, as torch's wrapped numbers do not."""
+    if type(value) in (bool, int, float):
+        return xp.asarray(value, device=device(like))
+    return value
+
+
 def numel(shape: tuple[int | None, ...]) -> int:
     n = 1
     for s in shape:

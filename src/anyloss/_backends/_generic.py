@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import partial
@@ -47,6 +48,11 @@ class Backend:
     def native_enabled(self) -> bool:
         """Whether native kernels may be used here (:func:`anyloss.native_paths`)."""
         return _switches.native.get()
+
+    def checks_option_types(self) -> bool:
+        """Whether the dispatch checks the types of a call's options from the calling frame
+        (not where a compiler traces the call: it cannot trace frame inspection)."""
+        return True
 
     def stop_gradient(self, x: Any) -> Any:
         return x
@@ -132,10 +138,20 @@ class Backend:
         """
         if not self.differentiable:
             return replacement
-        return self.stop_gradient(replacement) + (x - self.stop_gradient(x))
+        xp = self.xp
+        # x − sg(x) is 0 with x's gradient; for an infinite x it would be inf − inf = NaN.
+        passing = x - self.stop_gradient(x)
+        passing = xp.where(xp.isfinite(x), passing, xp.zeros_like(passing))
+        return self.stop_gradient(replacement) + passing
 
     def log_softmax(self, x: Any, axis: int) -> Any:
-        return x - self.logsumexp(x, axis, True)
+        return x - self.log_softmax_normaliser(x, axis)
+
+    def log_softmax_normaliser(self, x: Any, axis: int) -> Any:
+        """What torch's log_softmax subtracts along ``axis`` (kept): the log-sum-exp, but NaN
+        where the maximum is +inf, since torch subtracts the maximum first (inf − inf)."""
+        lse = self.logsumexp(x, axis, True)
+        return self.xp.where(lse == math.inf, lse - lse, lse)
 
     def sum_all(self, x: Any) -> Any:
         """The sum of every element."""

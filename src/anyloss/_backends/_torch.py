@@ -30,6 +30,11 @@ class TorchBackend(Backend):
         # (NotImplemented) where the kernel would not give torch's semantics.
         return _ADAPTERS.get(name) or getattr(F, name, None)
 
+    def checks_option_types(self) -> bool:
+        # torch.compile cannot trace sys._getframe; the options it traces are the constants
+        # of a call that ran eagerly first.
+        return not _is_compiling()
+
     def native_enabled(self) -> bool:
         # torch.compile cannot trace the context variable; it traces (and guards on) the
         # thread's copy of the setting instead.

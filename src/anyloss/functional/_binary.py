@@ -339,8 +339,6 @@ def soft_margin_loss(
         return native(input, target, size_average, reduce, reduction)
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
     dtype = input.dtype
-    if _xp.isdtype(xp, dtype, "complex floating") or _xp.isdtype(xp, target.dtype, "complex floating"):
-        raise TypeError("anyloss: complex inputs are not supported")
     if _xp.isdtype(xp, dtype, "bool"):
         raise RuntimeError(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
@@ -448,6 +446,8 @@ def multilabel_soft_margin_loss(
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_reduction(size_average, reduce)
     _checks.require_floating(xp, input.dtype, "log_sigmoid_cpu")
+    target = _xp.number_as_array(xp, target, input)
+    weight = _xp.number_as_array(xp, weight, input)
     shape = _checks.broadcast_shapes(target.shape, input.shape)
     if target.dtype == xp.bool:
         raise RuntimeError(

@@ -454,7 +454,7 @@ def cross_entropy(
         x = _xp.astype(xp, input, work)
         if not smoothing and _xp.numel(x.shape) > 0:
             # Only the target's log-probability is needed: logits[t] − logsumexp.
-            lse = backend.logsumexp(x, axis=class_dim, keepdims=True)
+            lse = backend.log_softmax_normaliser(x, axis=class_dim)
             loss, w_t, _, _ = _nll_terms(backend, x, target, w, ignore_index, lse=lse)
             return _xp.as_result(xp, _reduce_nll(backend, loss, w_t, reduction), input.dtype)
         logp = _log_softmax(backend, x, axis=class_dim)

@@ -89,6 +89,7 @@ def margin_ranking_loss(
             f"target: {_checks.size_str(target.shape)} "
         )
     _checks.broadcast_shapes(target.shape, _checks.broadcast_shapes(input1.shape, input2.shape))
+    _checks.check_subtraction(xp, input1.dtype, input2.dtype)
     if _xp.isdtype(xp, target.dtype, "bool"):
         raise RuntimeError(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
@@ -99,9 +100,13 @@ def margin_ranking_loss(
     with backend.quiet_floating_point():
         x1 = _xp.astype(xp, input1, work)
         x2 = _xp.astype(xp, input2, work)
-        t = _xp.astype(xp, target, work)
-        # m − t·(x1 − x2) is torch's −t·(x1 − x2) + m to the bit, one pass shorter.
-        loss = backend.clamp_min(float(margin) - t * (x1 - x2), 0)
+        if _xp.is_floating(xp, target.dtype):
+            t = _xp.astype(xp, target, work)
+            # m − t·(x1 − x2) is torch's −t·(x1 − x2) + m to the bit, one pass shorter.
+            loss = backend.clamp_min(float(margin) - t * (x1 - x2), 0)
+        else:
+            # torch negates an integer target in its own dtype (in uint8, −1 is 255).
+            loss = backend.clamp_min(_xp.astype(xp, -target, work) * (x1 - x2) + float(margin), 0)
         return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
 
 
@@ -176,7 +181,7 @@ def hinge_embedding_loss(
         # torch's kernel converts the margin to the input's dtype: integers truncate it.
         m = int(margin) if integral else float(margin)
         hinge = backend.clamp_min(m - x, 0)
-        loss = backend.hinge_embedding_terms(x, hinge, target)
+        loss = backend.hinge_embedding_terms(x, hinge, _xp.as_signed(xp, target))
         loss = _reduction.apply(backend, loss, reduction)
         if integral and reduction == "sum":
             # torch sums every integer dtype into int64.
@@ -264,18 +269,27 @@ def cosine_embedding_loss(
     dtype = _checks.float_result_type(xp, input1, input2)
     work = _xp.compute_dtype(xp, dtype)
     with backend.quiet_floating_point():
-        x1 = _xp.astype(xp, input1, work)
-        x2 = _xp.astype(xp, input2, work)
-        dot = xp.sum(x1 * x2, axis=-1)
+        dot = _sum_of_products(xp, input1, input2, work)
         # The epsilon keeps the denominator positive: zero vectors give cos = 0/1e-12 = 0,
         # with finite gradients, and no guard is needed.
-        squares1 = xp.sum(x1 * x1, axis=-1) + _COSINE_EPS
-        squares2 = xp.sum(x2 * x2, axis=-1) + _COSINE_EPS
+        squares1 = _sum_of_products(xp, input1, input1, work) + _COSINE_EPS
+        squares2 = _sum_of_products(xp, input2, input2, work) + _COSINE_EPS
         cos = dot / xp.sqrt(squares1 * squares2)
         zero = xp.zeros_like(cos)
         dissimilar = backend.clamp_min(cos - float(margin), 0)
+        target = _xp.as_signed(xp, target)  # torch compares an unsigned target with −1 as 255
         loss = xp.where(target == 1, 1.0 - cos, zero) + xp.where(target == -1, dissimilar, zero)
         return _xp.as_result(xp, _reduction.apply(backend, loss, reduction), dtype)
+
+
+def _sum_of_products(xp: Any, a: Any, b: Any, work: Any) -> Any:
+    """``sum(a·b)`` over the last axis, in ``work``, as torch computes it: integers are
+    multiplied in their own dtype (uint8 products wrap) and summed in int64."""
+    pair = _checks.result_type(xp, a, b)
+    if _xp.isdtype(xp, pair, "integral"):
+        a, b = _xp.astype(xp, a, pair), _xp.astype(xp, b, pair)
+        return _xp.astype(xp, xp.sum(a * b, axis=-1, dtype=_xp.index_dtype(xp, a)), work)
+    return xp.sum(_xp.astype(xp, a, work) * _xp.astype(xp, b, work), axis=-1)
 
 
 # --- triplet losses --------------------------------------------------------------------
@@ -330,6 +344,7 @@ def _distance(backend: Backend, x1: Any, x2: Any, p: float, eps: float) -> Any:
     computes each distance before promoting with the others.
     """
     xp = backend.xp
+    _checks.check_subtraction(xp, x1.dtype, x2.dtype)
     work = _xp.compute_dtype(xp, _checks.float_result_type(xp, x1, x2))
     shape = _checks.broadcast_shapes(x1.shape, x2.shape)
     if shape and shape[-1] == 0 and (p < 0 or p == math.inf):

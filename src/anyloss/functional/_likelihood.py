@@ -32,26 +32,6 @@ _CPP_TYPE_NAMES = {
 }
 
 
-def _reject_complex(xp: Any, *arrays: Any) -> None:
-    if any(_xp.isdtype(xp, a.dtype, "complex floating") for a in arrays):
-        raise TypeError("anyloss: complex inputs are not supported")
-
-
-def _check_subtraction(xp: Any, a: Any, b: Any) -> None:
-    """torch refuses ``a − b`` when either operand is boolean."""
-    a_bool, b_bool = _xp.isdtype(xp, a, "bool"), _xp.isdtype(xp, b, "bool")
-    if a_bool and b_bool:
-        raise RuntimeError(
-            "Subtraction, the `-` operator, with two bool tensors is not supported. "
-            "Use the `^` or `logical_xor()` operator instead."
-        )
-    if a_bool or b_bool:
-        raise RuntimeError(
-            "Subtraction, the `-` operator, with a bool tensor is not supported. "
-            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
-        )
-
-
 def _float_of(xp: Any, dtype: Any) -> Any:
     """The dtype of a float function (exp, log, true division) of ``dtype``: ints give float32."""
     return dtype if _xp.is_floating(xp, dtype) else _xp.default_float(xp)
@@ -153,13 +133,12 @@ def poisson_nll_loss(
         return native(input, target, log_input, full, size_average, eps, reduce, reduction)
     reduction = _reduction.resolve(size_average, reduce, reduction)
     reduction = _reduction.check_strict(reduction, "{} is not a valid value for reduction")
-    _reject_complex(xp, input, target)
     _checks.broadcast_shapes(target.shape, input.shape)
     if log_input:
         if _xp.isdtype(xp, target.dtype, "bool") and _xp.isdtype(xp, input.dtype, "bool"):
-            _check_subtraction(xp, xp.float32, xp.bool)
+            _checks.check_subtraction(xp, xp.float32, xp.bool)
     else:
-        _check_subtraction(xp, input.dtype, xp.float32)
+        _checks.check_subtraction(xp, input.dtype, xp.float32)
     dtype = _poisson_dtype(xp, input, target, log_input)
     work = _xp.compute_dtype(xp, dtype)
     with backend.quiet_floating_point():
@@ -289,6 +268,8 @@ def gaussian_nll_loss(
         if out is not NotImplemented:
             return out
     xp = backend.xp
+    target = _xp.number_as_array(xp, target, input)
+    eps = _checks.real_option(eps)
     scalar_var = isinstance(var, float)
     if scalar_var:
         if var < 0:
@@ -306,13 +287,12 @@ def gaussian_nll_loss(
     else:
         raise TypeError(f"var must be an array or a number, got {type(var).__name__}")
     reduction = _reduction.check_strict(reduction)
-    _reject_complex(xp, input, target, *([] if scalar_var else [var]))
     if not _xp.is_floating(xp, var_dtype):
         raise RuntimeError(
             "result type Float can't be cast to the desired output type "
             + _CPP_TYPE_NAMES.get(_xp.dtype_name(var_dtype), _xp.dtype_name(var_dtype))
         )
-    _check_subtraction(xp, input.dtype, target.dtype)
+    _checks.check_subtraction(xp, input.dtype, target.dtype)
     diff_shape = _checks.broadcast_shapes(input.shape, target.shape)
     _checks.broadcast_shapes(diff_shape, var_shape)
     diff_dtype = _checks.result_type_of(xp, (input.dtype, input.ndim), (target.dtype, target.ndim))
@@ -413,8 +393,6 @@ def kl_div(
         if reduction == "mean":
             warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=2)
         applied = "sum" if reduction == "batchmean" else _reduction.check(reduction)
-    if _xp.isdtype(xp, input.dtype, "complex floating") or _xp.isdtype(xp, target.dtype, "complex floating"):
-        raise RuntimeError("kl_div: Complex inputs not supported.")
     if _xp.is_integral(xp, input.dtype) or _xp.is_integral(xp, target.dtype):
         raise RuntimeError("kl_div: Integral inputs not supported.")
     _checks.broadcast_shapes(target.shape, input.shape)

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend, backend_for
-from .._dispatch import check_static_options
+from .._dispatch import check_option_types, check_static_options
 from .._registry import Streaming, loss_record
 from ._cross_entropy import _check_class_range, _check_nll, _index_target, _log_softmax_kernel_error
 
@@ -292,8 +292,10 @@ def linear_cross_entropy(
             (input, linear_weight, target, linear_bias, weight)
         )
     backend = backend_for(xp)
+    _checks.admit(backend.xp, "linear_cross_entropy", (input, linear_weight, target, linear_bias, weight))
     if backend.options_may_be_traced:
         check_static_options("linear_cross_entropy", locals())
+    check_option_types("linear_cross_entropy", locals())
     xp = backend.xp
     backend.check_shapes(input, linear_weight, target, linear_bias, weight)
     n_classes, extra = _check_linear(input, linear_weight, linear_bias)

@@ -115,6 +115,7 @@ def multi_margin_loss(
         if out is not NotImplemented:
             return out
     xp = backend.xp
+    margin = _checks.real_option(margin)
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     if p != 1 and p != 2:
         raise ValueError("only p == 1 and p == 2 supported")
@@ -157,7 +158,8 @@ def multi_margin_loss(
             w_t = backend.gather_class(
                 xp.broadcast_to(xp.reshape(weight, (1, n_classes)), x.shape), safe_t, axis=1
             )
-            h = h * xp.expand_dims(w_t, axis=1)
+            # torch adds w·h for the terms h > 0 only: an infinite weight times 0 is no NaN.
+            h = xp.where(h > 0, h * xp.expand_dims(w_t, axis=1), h)
         loss = xp.sum(h, axis=1) / n_classes
         loss = xp.where(in_range, loss, xp.full_like(loss, _NAN))
         loss = xp.reshape(loss, target.shape)

@@ -20,8 +20,6 @@ def _difference(xp: Any, input: Any, target: Any) -> tuple[Any, Any]:
     """
     shape = _checks.broadcast_shapes(input.shape, target.shape)
     dtype = _checks.promote(xp, input.dtype, target.dtype)
-    if _xp.isdtype(xp, dtype, "complex floating"):
-        raise TypeError("anyloss: complex inputs are not supported")
     work = _xp.compute_dtype(xp, dtype)
     d = _xp.astype(xp, input, work) - _xp.astype(xp, target, work)
     if d.shape != shape:
@@ -130,6 +128,8 @@ def l1_loss(
         return native(input, target, size_average, reduce, reduction, weight)
     _checks.warn_if_target_size_differs(input, target)
     reduction = _reduction.resolve(size_average, reduce, reduction)
+    # torch's l1_loss subtracts the two as they are (mse_loss and the others convert first).
+    _checks.check_subtraction(xp, input.dtype, target.dtype)
     with backend.quiet_floating_point():
         d, dtype = _difference(xp, input, target)
         if weight is None:
@@ -188,6 +188,9 @@ def mse_loss(
         return native(input, target, size_average, reduce, reduction, weight)
     _checks.warn_if_target_size_differs(input, target)
     reduction = _reduction.resolve(size_average, reduce, reduction)
+    if weight is not None:
+        # torch's weighted form subtracts the two as they are.
+        _checks.check_subtraction(xp, input.dtype, target.dtype)
     with backend.quiet_floating_point():
         d, dtype = _difference(xp, input, target)
         if weight is None:
@@ -269,6 +272,7 @@ def smooth_l1_loss(
     xp = backend.xp
     if native is not None:
         return native(input, target, size_average, reduce, reduction, beta)
+    beta = _checks.real_option(beta)
     _checks.warn_if_target_size_differs(input, target)
     reduction = _reduction.resolve(size_average, reduce, reduction)
     with backend.quiet_floating_point():
@@ -336,6 +340,7 @@ def huber_loss(
     xp = backend.xp
     if native is not None:
         return native(input, target, reduction, delta, weight)
+    delta = _checks.real_option(delta)
     _checks.warn_if_target_size_differs(input, target)
     with backend.quiet_floating_point():
         d, _ = _difference(xp, input, target)
