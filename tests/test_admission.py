@@ -1,7 +1,8 @@
 """What every loss admits as an array, against torch 2.13 on CPU, on every backend.
 
-One representative case per loss (the table's case with the most array arguments) has
-one array argument at a time replaced by booleans, complex numbers, strings, objects,
+One representative case per loss (the table's case with the most array arguments, joined by
+a case for any array parameter it lacks, so that every array parameter the tables give is
+swept) has one array argument at a time replaced by booleans, complex numbers, strings, objects,
 unsigned bytes (negative values wrap, as in torch: −1 is 255) or a Python number.  Where
 torch computes, the value, dtype and shape must be torch's; where torch raises, the
 exception type must be torch's.  The deliberate differences are those of the parity
@@ -60,6 +61,31 @@ def _representatives() -> list[Case]:
 REPRESENTATIVES = _representatives()
 
 
+def _parameter(case: Case, key: Key) -> str:
+    """The parameter an argument of ``case`` fills (positions named by the loss's record)."""
+    return RECORDS[case.fn].arrays[key] if isinstance(key, int) else key
+
+
+def _covering() -> list[tuple[Case, list[Key]]]:
+    """The cases and the arguments of each that the sweeps replace: every array argument of
+    each representative, then, for each array parameter that some table case of the loss
+    gives and its representative does not (``pos_weight``, a class ``weight``), the first
+    such case with the parameters it adds."""
+    swept = {case.fn: {_parameter(case, k) for k in _arrays(case)} for case in REPRESENTATIVES}
+    plan = [(case, _arrays(case)) for case in REPRESENTATIVES]
+    for case in CASES:
+        if case.fn not in swept or not _eligible(case):
+            continue
+        new = [k for k in _arrays(case) if _parameter(case, k) not in swept[case.fn]]
+        if new:
+            swept[case.fn].update(_parameter(case, k) for k in new)
+            plan.append((case, new))
+    return plan
+
+
+COVERING = _covering()
+
+
 def _uint8(v: np.ndarray) -> np.ndarray:
     """Integers as torch's uint8, negatives wrapped (−1 is 255); floating point values
     rounded from their magnitudes (wrapped, they would only be large numbers)."""
@@ -91,8 +117,8 @@ SWEEP = [
         _replace(case, key, VARIANTS[variant](case.args[key] if isinstance(key, int) else case.kwargs[key])),
         variant,
     )
-    for case in REPRESENTATIVES
-    for key in _arrays(case)
+    for case, keys in COVERING
+    for key in keys
     for variant in VARIANTS
 ]
 
@@ -162,9 +188,13 @@ def _zero_bytes(v):
     return np.zeros_like(v) if isinstance(v, np.ndarray) and v.dtype == np.uint8 else v
 
 
-def test_the_sweep_covers_every_loss() -> None:
+def test_the_sweep_covers_every_loss_and_every_array_parameter() -> None:
     assert {case.fn for case in REPRESENTATIVES} == set(anyloss.__all__) & {c.fn for c in CASES}
     assert len({case.fn for case in REPRESENTATIVES}) == 22
+    given = {(c.fn, _parameter(c, k)) for c in CASES if _eligible(c) for k in _arrays(c)}
+    swept = {(c.fn, _parameter(c, k)) for c, keys in COVERING for k in keys}
+    assert swept == given
+    assert ("binary_cross_entropy_with_logits", "pos_weight") in swept
 
 
 @pytest.mark.parametrize("index", range(len(SWEEP)), ids=[f"{c.fn}-{c.name}-{v}" for c, v in SWEEP])

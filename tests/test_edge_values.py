@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from support.oracle import Case, Outcome, torch_outcome
-from test_admission import REPRESENTATIVES, Key, _arrays, assert_as_torch
+from test_admission import COVERING, Key, assert_as_torch
 
 
 def _specials(dtype: np.dtype) -> dict[str, float]:
@@ -40,15 +40,15 @@ def _with(case: Case, key: Key, value: float) -> Case:
     return dataclasses.replace(case, args=tuple(args), kwargs=kwargs)
 
 
-def _float_arrays(case: Case) -> list[Key]:
+def _float_arrays(case: Case, keys: list[Key]) -> list[Key]:
     values = {**dict(enumerate(case.args)), **case.kwargs}
-    return [key for key in _arrays(case) if values[key].dtype.kind == "f"]
+    return [key for key in keys if values[key].dtype.kind == "f"]
 
 
 EDGES = [
     (_with(case, key, value), key, tag)
-    for case in REPRESENTATIVES
-    for key in _float_arrays(case)
+    for case, keys in COVERING
+    for key in _float_arrays(case, keys)
     for tag, value in _specials((case.args[key] if isinstance(key, int) else case.kwargs[key]).dtype).items()
 ]
 
@@ -59,7 +59,7 @@ def _torch(index: int) -> Outcome:
 
 
 def _edge_id(case: Case, key: Key, tag: str) -> str:
-    return f"{case.fn}-{key}-{tag}"
+    return f"{case.id}-{key}-{tag}"
 
 
 #: Known gaps: (bed, loss, argument, value) -> why.
