@@ -277,8 +277,13 @@ def binary_cross_entropy_with_logits(
         # for half precision those roundings decide the result where the terms cancel.
         softplus = _rounded(xp, backend.softplus(-x), input.dtype)
         if pos_weight is not None:
-            log_weight = 1.0 + (_xp.astype(xp, pos_weight, work) - 1.0) * t
-            softplus = _rounded(xp, log_weight * softplus, input.dtype)
+            # torch's log_weight = 1 + (p − 1)·t, and its product with the softplus, are
+            # tensors of p's and t's promoted dtype (wider than the input's when p is):
+            # a float64 p keeps a float32 t near its largest value finite there.
+            weight_dtype = _checks.promote(xp, pos_weight.dtype, dtype)
+            wide = _xp.compute_dtype(xp, weight_dtype)
+            log_weight = 1.0 + (_xp.astype(xp, pos_weight, wide) - 1.0) * _xp.astype(xp, t, wide)
+            softplus = _rounded(xp, log_weight * _xp.astype(xp, softplus, wide), weight_dtype)
         linear = _rounded(xp, _rounded(xp, 1.0 - t, dtype) * x, dtype)
         loss = linear + softplus
         if weight is not None:
