@@ -302,6 +302,9 @@ def _negative_log_likelihood(
         xp.full((N, K), _NEG_INF, dtype=log_probs.dtype, device=dev),
     )
     lengths = input_lengths[:, None]
+    # torch starts the alignments in the first two states: at t = 0 no other state takes an
+    # emission (an unreached state plus a +inf log-probability would be NaN there).
+    first = state < 2
 
     def step(t: Any, alpha: Any) -> Any:
         one_back = xp.concat([neg_inf, alpha[:, : K - 1]], axis=1)
@@ -311,7 +314,9 @@ def _negative_log_likelihood(
             reached = _logsumexp(backend, alpha, one_back, two_back)
         else:
             reached = _logsumexp(backend, alpha, one_back)
-        return xp.where(t < lengths, reached + emissions[t, ...], alpha)
+        emitted = reached + emissions[t, ...]
+        emitted = xp.where(first | (t > 0), emitted, xp.full_like(emitted, _NEG_INF))
+        return xp.where(t < lengths, emitted, alpha)
 
     alpha = backend.fori_loop(0, T, step, alpha0)
 
