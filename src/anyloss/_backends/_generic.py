@@ -321,7 +321,8 @@ class Backend:
         if softcap is not None:
             logits = softcap * xp.tanh(logits / softcap)
         n_classes = logits.shape[1]
-        lse = self.logsumexp(logits, axis=1, keepdims=True)
+        # NaN where a row's largest logit is +inf, as torch's log_softmax gives
+        lse = self.log_softmax_normaliser(logits, axis=1)
         eps = label_smoothing if label_smoothing > 0.0 else 0.0
         valid = None
         if probabilities:

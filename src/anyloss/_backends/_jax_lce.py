@@ -129,9 +129,12 @@ def _logits(options: _Options, x: Any, w: Any, b: Any) -> tuple[Any, Any]:
 
 
 def _logsumexp(z: Any) -> Any:
+    """Each row's log-sum-exp; NaN where its largest logit is +inf, as torch's log_softmax
+    gives (it subtracts the maximum first)."""
     top = lax.stop_gradient(jnp.max(z, axis=1, keepdims=True))
-    top = jnp.where(jnp.isfinite(top), top, jnp.zeros_like(top))
-    return jnp.log(jnp.sum(jnp.exp(z - top), axis=1)) + top[:, 0]
+    lse = jnp.log(jnp.sum(jnp.exp(z - jnp.where(jnp.isfinite(top), top, jnp.zeros_like(top))), axis=1))
+    lse = lse + jnp.where(jnp.isfinite(top), top, jnp.zeros_like(top))[:, 0]
+    return jnp.where(top[:, 0] == jnp.inf, jnp.full_like(lse, jnp.nan), lse)
 
 
 class _Weights(NamedTuple):
