@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import partial
@@ -149,9 +148,13 @@ class Backend:
 
     def log_softmax_normaliser(self, x: Any, axis: int) -> Any:
         """What torch's log_softmax subtracts along ``axis`` (kept): the log-sum-exp, but NaN
-        where the maximum is +inf, since torch subtracts the maximum first (inf − inf)."""
+        where the maximum is infinite, since torch subtracts the maximum first."""
+        xp = self.xp
         lse = self.logsumexp(x, axis, True)
-        return self.xp.where(lse == math.inf, lse - lse, lse)
+        # Infinite only where the maximum is: +inf (inf − inf in torch), or −inf for a row
+        # of −inf (−inf − (−inf) in torch).  Through the namespace's tests, which every
+        # backend has for every float dtype (MindSpore's CPU has no bfloat16 ==).
+        return xp.where(xp.isfinite(lse) | xp.isnan(lse), lse, lse - lse)
 
     def sum_all(self, x: Any) -> Any:
         """The sum of every element."""
