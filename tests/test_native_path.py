@@ -1,7 +1,12 @@
-"""torch tensors take torch.nn.functional's kernels; the generic body must give the same.
+"""Native kernels must give what the generic body gives.
 
-The backend matrix already compares both with torch; this states the equivalence
-directly, values and gradients, for every case of every table.
+torch tensors take torch.nn.functional's kernels: the same values and gradients as the body
+(to the tolerance), for every case of every table.  NumPy arrays take anyloss's own kernels
+of the elementwise losses (``anyloss._backends._numpy_kernels``), which compute the body's
+formula without its checks for the usual call and decline every other: for every case of
+those losses, the same values to the last bit, dtype, shape, warnings and exception type.
+The backend matrix already compares both paths with torch; this states the equivalence
+directly.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import pytest
 import torch
 
 import anyloss
+from anyloss._backends._numpy_kernels import KERNELS
 from cases import CASES
-from support.oracle import assert_close, cotangent, to_tensor, tolerance
+from support.oracle import assert_close, cotangent, record, to_tensor, tolerance
 
 RUNNABLE = [c for c in CASES if not c.raises]
 
@@ -50,3 +56,57 @@ def test_native_path_equals_generic_body(case) -> None:
     assert_close(as_np(generic), as_np(native), rtol, atol, "value")
     for g, n in zip(generic_grads, native_grads, strict=True):
         assert_close(as_np(g), as_np(n), rtol, atol, "gradient")
+
+
+NUMPY_KERNEL_CASES = [c for c in CASES if c.fn in KERNELS]
+
+
+def _numpy_outcome(case, native: bool):
+    with anyloss.native_paths(native), np.errstate(all="ignore"):
+        return record(lambda: getattr(anyloss, case.fn)(*case.args, **case.kwargs), np.asarray)
+
+
+@pytest.mark.parametrize("case", NUMPY_KERNEL_CASES, ids=[c.id for c in NUMPY_KERNEL_CASES])
+def test_numpy_kernel_equals_generic_body(case) -> None:
+    native = _numpy_outcome(case, native=True)
+    generic = _numpy_outcome(case, native=False)
+    assert native.error == generic.error
+    assert native.warnings == generic.warnings
+    if generic.error is None:
+        assert (native.dtype, native.shape) == (generic.dtype, generic.shape)
+        assert np.array_equal(native.value, generic.value, equal_nan=True), "not the same bits"
+
+
+def test_numpy_kernels_take_the_usual_call() -> None:
+    """Each kernel computes (not declines) the plain float32 and float64 call of its loss,
+    for every reduction, and declines a call its checks must see (the legacy flags)."""
+    rng = np.random.default_rng(0)
+    for name, kernel in KERNELS.items():
+        for dtype in (np.float32, np.float64):
+            x = rng.uniform(0.1, 0.9, (3, 4)).astype(dtype)
+            t = rng.uniform(0.1, 0.9, (3, 4)).astype(dtype)
+            body = getattr(anyloss, name)
+            for reduction in ("none", "sum", "batchmean" if name == "kl_div" else "mean"):
+                out = _call_kernel(body, kernel, x, t, reduction)
+                assert out is not NotImplemented, (name, dtype, reduction)
+                with anyloss.native_paths(False):
+                    assert np.array_equal(out, body(x, t, reduction=reduction))
+            if "reduce" in _parameters(kernel):
+                assert _call_kernel(body, kernel, x, t, "mean", reduce=True) is NotImplemented
+
+
+def _parameters(fn):
+    import inspect
+
+    return list(inspect.signature(fn).parameters)
+
+
+def _call_kernel(body, kernel, x, t, reduction, **given):
+    """The kernel called as its loss body calls it: the body's defaults, ``reduction`` and ``given``."""
+    import inspect
+
+    defaults = {
+        k: p.default for k, p in inspect.signature(body).parameters.items() if p.default is not p.empty
+    }
+    values = {**defaults, "input": x, "target": t, "reduction": reduction, **given}
+    return kernel(*(values[k] for k in _parameters(kernel)))

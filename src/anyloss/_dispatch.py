@@ -23,7 +23,7 @@ from ._checks import admit
 from ._parts import MeanRequest
 from ._xp import common_namespace
 
-__all__ = ["check_option_types", "check_static_options", "dispatch"]
+__all__ = ["check_option_types", "check_static_options", "declined", "dispatch"]
 
 _cache = _backends._cache  # the very dict backend_for fills
 
@@ -47,8 +47,10 @@ def dispatch(
     another library's arrays, which come back as arrays of that library
     (:func:`anyloss._xp.common_namespace`).  Every array is admitted by the one rule of
     :func:`anyloss._checks.admit` (complex, non-numeric and non-array arguments raise
-    ``TypeError``).  Off the all-tensor path, the options of the
-    calling loss function are checked to be static (:func:`check_static_options`).
+    ``TypeError``).  Unless a native kernel takes the call, the options of the calling loss
+    function are checked to be static (:func:`check_static_options`) and of torch's types
+    (:func:`check_option_types`); a body whose kernel declines the call checks them
+    (:func:`declined`).
     """
     ns = namespace_from_types(xp, first, second, third, fourth)
     if ns is None:
@@ -58,7 +60,9 @@ def dispatch(
         backend.check_shapes(first, second, third, fourth)
         if backend.options_may_be_traced and "jax" in sys.modules:  # nothing traces without JAX
             check_static_options(name, sys._getframe(1).f_locals)
+        options_unchecked = False
     else:
+        options_unchecked = True
         # The admission rule, answered from the admitted dtypes of the namespace: this runs
         # on every call of every loss.
         admitted = _admitted.get(id(ns))
@@ -73,10 +77,25 @@ def dispatch(
         # backend_for's cache read inline: this runs on every call of every loss.
         backend = _cache.get(id(ns)) or backend_for(ns)
     native = None if type(reduction) is MeanRequest or not backend.native_enabled() else backend.native(name)
-    # torch's kernels check the types of their options themselves.
-    if native is None and backend.checks_option_types():
-        check_option_types(name, sys._getframe(1).f_locals)
+    # A native kernel checks its options itself (torch's), or declines a call whose options
+    # are not the plain ones it takes (NumPy's), and the body then checks them: see declined.
+    if native is None:
+        if options_unchecked and backend.options_may_be_traced and "jax" in sys.modules:
+            check_static_options(name, sys._getframe(1).f_locals)
+        if backend.checks_option_types():
+            check_option_types(name, sys._getframe(1).f_locals)
     return backend, native, first, second, third, fourth
+
+
+def declined(backend: Backend, name: str) -> None:
+    """The checks :func:`dispatch` leaves to a native kernel, made by the loss body when its
+    kernel declined the call (returned ``NotImplemented``): the options static and of
+    torch's types.  Reads the loss function's arguments from its frame, as dispatch does."""
+    values = sys._getframe(1).f_locals
+    if backend.options_may_be_traced and "jax" in sys.modules:
+        check_static_options(name, values)
+    if backend.checks_option_types():
+        check_option_types(name, values)
 
 
 #: The legacy reduction flags: options too, though not listed as such.

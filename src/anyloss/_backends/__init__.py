@@ -14,6 +14,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from . import _switches
 from ._generic import Backend, DaskBackend, NumPyBackend
 
@@ -75,8 +77,12 @@ def namespace_for_type(kind: type) -> Any:
     """The namespace of an array type array-api-compat would pick, for types known here.
 
     Saves the general lookup (and its lru_cache, which torch.compile warns about) for
-    torch tensors, whose namespace is the first thing every call under compile needs.
+    NumPy arrays and torch tensors, whose namespace is the first thing every call needs.
     """
+    if kind is np.ndarray:
+        import array_api_compat.numpy
+
+        return array_api_compat.numpy
     if kind.__module__ == "torch" and kind.__name__ in ("Tensor", "Parameter"):
         import array_api_compat.torch
 
@@ -96,9 +102,9 @@ _plain: dict[type, Any] = {}
 def namespace_from_types(xp: Any, first: Any, second: Any, third: Any = None, fourth: Any = None) -> Any:
     """The namespace of a call's arrays when their types alone tell it; None otherwise.
 
-    The common call on torch tensors, decided in a few type checks: ``xp`` not given,
-    ``first`` and ``second`` of one exact type that :func:`namespace_for_type` knows
-    (``torch.Tensor``), ``third`` and ``fourth`` of that type too or None (optional
+    The common call on NumPy arrays or torch tensors, decided in a few type checks: ``xp``
+    not given, ``first`` and ``second`` of one exact type that :func:`namespace_for_type`
+    knows (``numpy.ndarray``, ``torch.Tensor``), ``third`` and ``fourth`` of that type too or None (optional
     arrays left out).  For any other call the caller asks ``common_namespace``, which
     gives the same namespace wherever this one gives one.  Four parameters rather than
     ``*arrays``: packing the arguments would cost as much as the checks.
@@ -124,7 +130,8 @@ def namespace_from_types(xp: Any, first: Any, second: Any, third: Any = None, fo
 
 @contextlib.contextmanager
 def native_paths(enabled: bool) -> Iterator[None]:
-    """Switch the native fast paths (``torch.nn.functional`` for torch tensors) on or off.
+    """Switch the native fast paths (``torch.nn.functional`` for torch tensors, anyloss's
+    kernels of the elementwise losses' usual call for NumPy arrays) on or off.
 
     With ``enabled=False`` every call runs the generic array-API body, whatever the
     backend; the test suite uses this to prove that a fast path equals the body.

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import array_api_compat as aac
 import numpy as np
 
-from . import _switches
+from . import _numpy_kernels, _switches
 
 T = TypeVar("T")
 
@@ -386,6 +386,11 @@ class NumPyBackend(Backend):
     forms': max(x, 0) + log1p(exp(−|x|)) is ``x + log1p(exp(−x))`` for x > 0 and
     ``log1p(exp(x))`` otherwise.
     """
+
+    def native(self, name: str) -> Callable[..., Any] | None:
+        # The elementwise losses' usual call, the body's formula without its checks
+        # (anyloss._backends._numpy_kernels), or None.
+        return _numpy_kernels.KERNELS.get(name)
 
     def known_within(self, x: Any, low: int, high: int) -> bool:
         # Two reductions decide the usual call (every class index in range), no mask needed.

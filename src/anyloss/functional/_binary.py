@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend
-from .._dispatch import dispatch
+from .._dispatch import declined, dispatch
 from .._registry import Streaming, loss_record
 
 __all__ = [
@@ -95,7 +95,10 @@ def binary_cross_entropy(
     )
     xp = backend.xp
     if native is not None:
-        return native(input, target, weight, size_average, reduce, reduction)
+        out = native(input, target, weight, size_average, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "binary_cross_entropy")
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
@@ -238,7 +241,10 @@ def binary_cross_entropy_with_logits(
     )
     xp = backend.xp
     if native is not None:
-        return native(input, target, weight, size_average, reduce, reduction, pos_weight)
+        out = native(input, target, weight, size_average, reduce, reduction, pos_weight)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "binary_cross_entropy_with_logits")
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
@@ -341,7 +347,10 @@ def soft_margin_loss(
     backend, native, input, target, _, _ = dispatch("soft_margin_loss", xp, reduction, input, target)
     xp = backend.xp
     if native is not None:
-        return native(input, target, size_average, reduce, reduction)
+        out = native(input, target, size_average, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "soft_margin_loss")
     reduction = _reduction.check(_reduction.resolve(size_average, reduce, reduction))
     dtype = input.dtype
     if _xp.isdtype(xp, dtype, "bool"):
@@ -447,7 +456,10 @@ def multilabel_soft_margin_loss(
     )
     xp = backend.xp
     if native is not None:
-        return native(input, target, weight, size_average, reduce, reduction)
+        out = native(input, target, weight, size_average, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "multilabel_soft_margin_loss")
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_reduction(size_average, reduce)
     _checks.require_floating(xp, input.dtype, "log_sigmoid_cpu")

@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend
-from .._dispatch import dispatch
+from .._dispatch import declined, dispatch
 from .._registry import CLASS_INDEX, loss_record
 
 __all__ = ["cross_entropy", "nll_loss"]
@@ -278,7 +278,10 @@ def nll_loss(
     backend, native, input, target, weight, _ = dispatch("nll_loss", xp, reduction, input, target, weight)
     xp = backend.xp
     if native is not None:
-        return native(input, target, weight, size_average, ignore_index, reduce, reduction)
+        out = native(input, target, weight, size_average, ignore_index, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "nll_loss")
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     _check_nll(xp, input, target, weight)
     with backend.quiet_floating_point():
@@ -424,7 +427,10 @@ def cross_entropy(
     )
     xp = backend.xp
     if native is not None:
-        return native(input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing)
+        out = native(input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "cross_entropy")
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     with backend.quiet_floating_point():
         if tuple(target.shape) == tuple(input.shape):

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend, backend_for, namespace_from_types
-from .._dispatch import check_static_options, dispatch
+from .._dispatch import check_static_options, declined, dispatch
 from .._registry import Streaming, loss_record
 
 __all__ = ["ctc_loss"]
@@ -516,7 +516,10 @@ def ctc_loss(
                 "ctc_loss", xp, reduction, log_probs, targets
             )
     if native is not None:
-        return native(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
+        out = native(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "ctc_loss")
     xp = backend.xp
     with backend.quiet_floating_point():
         return _ctc_loss(

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend, backend_for
-from .._dispatch import dispatch
+from .._dispatch import declined, dispatch
 from .._registry import ROWS, Streaming, loss_record
 
 __all__ = [
@@ -80,7 +80,10 @@ def margin_ranking_loss(
     )
     xp = backend.xp
     if native is not None:
-        return native(input1, input2, target, margin, size_average, reduce, reduction)
+        out = native(input1, input2, target, margin, size_average, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "margin_ranking_loss")
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     if not input1.ndim == input2.ndim == target.ndim:
         raise RuntimeError(
@@ -162,7 +165,10 @@ def hinge_embedding_loss(
     backend, native, input, target, _, _ = dispatch("hinge_embedding_loss", xp, reduction, input, target)
     xp = backend.xp
     if native is not None:
-        return native(input, target, margin, size_average, reduce, reduction)
+        out = native(input, target, margin, size_average, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "hinge_embedding_loss")
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     dtype = input.dtype
     if _xp.isdtype(xp, dtype, "bool"):
@@ -255,6 +261,7 @@ def cosine_embedding_loss(
         out = native(input1, input2, target, margin, size_average, reduce, reduction)
         if out is not NotImplemented:
             return out
+        declined(backend, "cosine_embedding_loss")
     xp = backend.xp
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     if target.ndim not in (0, 1):
@@ -463,7 +470,10 @@ def triplet_margin_loss(
     )
     xp = backend.xp
     if native is not None:
-        return native(anchor, positive, negative, margin, p, eps, swap, size_average, reduce, reduction)
+        out = native(anchor, positive, negative, margin, p, eps, swap, size_average, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "triplet_margin_loss")
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend
-from .._dispatch import dispatch
+from .._dispatch import declined, dispatch
 from .._registry import Streaming, loss_record
 
 __all__ = ["gaussian_nll_loss", "kl_div", "poisson_nll_loss"]
@@ -130,7 +130,10 @@ def poisson_nll_loss(
     backend, native, input, target, _, _ = dispatch("poisson_nll_loss", xp, reduction, input, target)
     xp = backend.xp
     if native is not None:
-        return native(input, target, log_input, full, size_average, eps, reduce, reduction)
+        out = native(input, target, log_input, full, size_average, eps, reduce, reduction)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "poisson_nll_loss")
     reduction = _reduction.resolve(size_average, reduce, reduction)
     reduction = _reduction.check_strict(reduction, "{} is not a valid value for reduction")
     _checks.broadcast_shapes(target.shape, input.shape)
@@ -267,6 +270,7 @@ def gaussian_nll_loss(
         out = native(input, target, var, full, eps, reduction)
         if out is not NotImplemented:
             return out
+        declined(backend, "gaussian_nll_loss")
     xp = backend.xp
     target = _xp.number_as_array(xp, target, input)
     eps = _checks.real_option(eps)
@@ -386,7 +390,10 @@ def kl_div(
     backend, native, input, target, _, _ = dispatch("kl_div", xp, reduction, input, target)
     xp = backend.xp
     if native is not None:
-        return native(input, target, size_average, reduce, reduction, log_target)
+        out = native(input, target, size_average, reduce, reduction, log_target)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "kl_div")
     if size_average is not None or reduce is not None:
         applied = _reduction.resolve(size_average, reduce, reduction)
     else:

@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend
-from .._dispatch import dispatch
+from .._dispatch import declined, dispatch
 from .._registry import ROWS, Streaming, loss_record
 from ._cross_entropy import _index_target, _is_integer
 
@@ -114,6 +114,7 @@ def multi_margin_loss(
         out = native(input, target, p, margin, weight, size_average, reduce, reduction)
         if out is not NotImplemented:
             return out
+        declined(backend, "multi_margin_loss")
     xp = backend.xp
     margin = _checks.real_option(margin)
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
@@ -362,6 +363,7 @@ def multilabel_margin_loss(
         out = native(input, target, size_average, reduce, reduction)
         if out is not NotImplemented:
             return out
+        declined(backend, "multilabel_margin_loss")
     xp = backend.xp
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     _check_margin_input(input)

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend
-from .._dispatch import dispatch
+from .._dispatch import declined, dispatch
 from .._registry import loss_record
 
 __all__ = ["huber_loss", "l1_loss", "mse_loss", "smooth_l1_loss"]
@@ -125,7 +125,10 @@ def l1_loss(
     backend, native, input, target, weight, _ = dispatch("l1_loss", xp, reduction, input, target, weight)
     xp = backend.xp
     if native is not None:
-        return native(input, target, size_average, reduce, reduction, weight)
+        out = native(input, target, size_average, reduce, reduction, weight)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "l1_loss")
     _checks.warn_if_target_size_differs(input, target)
     reduction = _reduction.resolve(size_average, reduce, reduction)
     # torch's l1_loss subtracts the two as they are (mse_loss and the others convert first).
@@ -185,7 +188,10 @@ def mse_loss(
     backend, native, input, target, weight, _ = dispatch("mse_loss", xp, reduction, input, target, weight)
     xp = backend.xp
     if native is not None:
-        return native(input, target, size_average, reduce, reduction, weight)
+        out = native(input, target, size_average, reduce, reduction, weight)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "mse_loss")
     _checks.warn_if_target_size_differs(input, target)
     reduction = _reduction.resolve(size_average, reduce, reduction)
     if weight is not None:
@@ -271,7 +277,10 @@ def smooth_l1_loss(
     backend, native, input, target, _, _ = dispatch("smooth_l1_loss", xp, reduction, input, target)
     xp = backend.xp
     if native is not None:
-        return native(input, target, size_average, reduce, reduction, beta)
+        out = native(input, target, size_average, reduce, reduction, beta)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "smooth_l1_loss")
     beta = _checks.real_option(beta)
     _checks.warn_if_target_size_differs(input, target)
     reduction = _reduction.resolve(size_average, reduce, reduction)
@@ -339,7 +348,10 @@ def huber_loss(
     backend, native, input, target, weight, _ = dispatch("huber_loss", xp, reduction, input, target, weight)
     xp = backend.xp
     if native is not None:
-        return native(input, target, reduction, delta, weight)
+        out = native(input, target, reduction, delta, weight)
+        if out is not NotImplemented:
+            return out
+        declined(backend, "huber_loss")
     delta = _checks.real_option(delta)
     _checks.warn_if_target_size_differs(input, target)
     with backend.quiet_floating_point():
