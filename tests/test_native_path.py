@@ -11,6 +11,7 @@ directly.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -79,34 +80,27 @@ def test_numpy_kernel_equals_generic_body(case) -> None:
 
 def test_numpy_kernels_take_the_usual_call() -> None:
     """Each kernel computes (not declines) the plain float32 and float64 call of its loss,
-    for every reduction, and declines a call its checks must see (the legacy flags)."""
+    its required arrays of one shape with values in (0, 1), for every reduction, and declines
+    a call its checks must see (the legacy flags)."""
     rng = np.random.default_rng(0)
     for name, kernel in KERNELS.items():
+        body = getattr(anyloss, name)
+        required = [k for k, p in inspect.signature(body).parameters.items() if p.default is p.empty]
         for dtype in (np.float32, np.float64):
-            x = rng.uniform(0.1, 0.9, (3, 4)).astype(dtype)
-            t = rng.uniform(0.1, 0.9, (3, 4)).astype(dtype)
-            body = getattr(anyloss, name)
+            arrays = {k: rng.uniform(0.1, 0.9, (3, 4)).astype(dtype) for k in required}
             for reduction in ("none", "sum", "batchmean" if name == "kl_div" else "mean"):
-                out = _call_kernel(body, kernel, x, t, reduction)
+                out = _call_kernel(body, kernel, arrays, reduction=reduction)
                 assert out is not NotImplemented, (name, dtype, reduction)
                 with anyloss.native_paths(False):
-                    assert np.array_equal(out, body(x, t, reduction=reduction))
-            if "reduce" in _parameters(kernel):
-                assert _call_kernel(body, kernel, x, t, "mean", reduce=True) is NotImplemented
+                    assert np.array_equal(out, body(**arrays, reduction=reduction))
+            if "reduce" in inspect.signature(kernel).parameters:
+                assert _call_kernel(body, kernel, arrays, reduction="mean", reduce=True) is NotImplemented
 
 
-def _parameters(fn):
-    import inspect
-
-    return list(inspect.signature(fn).parameters)
-
-
-def _call_kernel(body, kernel, x, t, reduction, **given):
-    """The kernel called as its loss body calls it: the body's defaults, ``reduction`` and ``given``."""
-    import inspect
-
+def _call_kernel(body, kernel, arrays, **given):
+    """The kernel called as its loss body calls it: the body's defaults, ``arrays`` and ``given``."""
     defaults = {
         k: p.default for k, p in inspect.signature(body).parameters.items() if p.default is not p.empty
     }
-    values = {**defaults, "input": x, "target": t, "reduction": reduction, **given}
-    return kernel(*(values[k] for k in _parameters(kernel)))
+    values = {**defaults, **arrays, **given}
+    return kernel(*(values[k] for k in inspect.signature(kernel).parameters))

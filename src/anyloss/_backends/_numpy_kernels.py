@@ -16,6 +16,7 @@ whose values a check must read (a probability outside [0, 1], say), is declined
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,8 @@ _FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 _REDUCTIONS = frozenset({"none", "mean", "sum"})
 #: torch's floor under each log of binary_cross_entropy.
 _LOG_FLOOR = -100.0
+#: gaussian_nll_loss's constant with full=True.
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def _plain(input: Any, target: Any, reduction: Any, *absent: Any) -> bool:
@@ -46,6 +49,11 @@ def _plain(input: Any, target: Any, reduction: Any, *absent: Any) -> bool:
         and type(reduction) is str
         and reduction in _REDUCTIONS
     )
+
+
+def _like(a: Any, like: Any) -> bool:
+    """A third array of the usual call: a NumPy array of ``like``'s dtype and shape."""
+    return type(a) is np.ndarray and a.dtype == like.dtype and a.shape == like.shape
 
 
 def _positive(value: Any) -> bool:
@@ -223,6 +231,46 @@ def kl_div(input: Any, target: Any, size_average: Any, reduce: Any, reduction: A
         return _reduced(loss, reduction)
 
 
+def gaussian_nll_loss(input: Any, target: Any, var: Any, full: Any, eps: Any, reduction: Any) -> Any:
+    if (
+        type(full) is not bool
+        or type(eps) is not float
+        or not _plain(input, target, reduction)
+        or not _like(var, input)
+        or not np.minimum.reduce(var, axis=None) >= 0  # the body raises for a negative var
+    ):
+        return NotImplemented
+    with np.errstate(all="ignore"):
+        # 0.5·(log(v) + (x − t)²/v) (+ log(2π)/2), v = max(var, eps)
+        v = np.maximum(var, np.asarray(eps, dtype=var.dtype))
+        d = np.subtract(input, target)
+        np.multiply(d, d, out=d)
+        np.divide(d, v, out=d)
+        loss = np.log(v, out=v)
+        loss += d
+        loss *= 0.5
+        if full:
+            loss += _HALF_LOG_2PI
+        return _reduced(loss, reduction)
+
+
+def margin_ranking_loss(
+    input1: Any, input2: Any, target: Any, margin: Any, size_average: Any, reduce: Any, reduction: Any
+) -> Any:
+    if (
+        type(margin) not in (float, int)
+        or not _plain(input1, input2, reduction, size_average, reduce)
+        or not _like(target, input1)
+    ):
+        return NotImplemented
+    with np.errstate(all="ignore"):
+        # max(m − t·(x1 − x2), 0)
+        loss = np.subtract(input1, input2)
+        loss *= target
+        np.subtract(float(margin), loss, out=loss)
+        return _reduced(np.maximum(loss, 0, out=loss), reduction)
+
+
 KERNELS: dict[str, Callable[..., Any]] = {
     kernel.__name__: kernel
     for kernel in (
@@ -234,6 +282,8 @@ KERNELS: dict[str, Callable[..., Any]] = {
         binary_cross_entropy,
         binary_cross_entropy_with_logits,
         poisson_nll_loss,
+        gaussian_nll_loss,
         kl_div,
+        margin_ranking_loss,
     )
 }
