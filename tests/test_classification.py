@@ -7,6 +7,8 @@ torch modules, and numerical properties checked without the oracle.
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,6 +18,9 @@ import torch.nn.functional as F
 
 import anyloss
 import anyloss.torch as altorch
+from cases import CASES
+from support.backends import NumpyBed, TorchBed
+from support.oracle import assert_close, cotangent, record, tolerance, torch_gradients, torch_outcome
 
 X = np.array([[0.2, -1.0, 1.5, 0.3], [1.0, 0.5, -0.5, 2.0], [-0.3, 0.8, 0.1, 0.0]])
 INDEX_LOSSES = [
@@ -216,3 +221,36 @@ def test_uint8_targets_compare_with_negative_ignore_index_on_array_api_strict():
     assert float(anyloss.nll_loss(x, xps.asarray(np.array([0, 2, 1], np.uint8)))) == pytest.approx(
         F.nll_loss(torch.from_numpy(X), torch.tensor([0, 2, 1])).item(), rel=1e-12
     )
+
+
+MULTILABEL_CASES = [c for c in CASES if c.fn == "multilabel_margin_loss"]
+
+
+@pytest.mark.parametrize("case", MULTILABEL_CASES, ids=[c.id for c in MULTILABEL_CASES])
+@pytest.mark.parametrize("backend", [NumpyBed(), TorchBed(native=False)], ids=["numpy", "torch_generic"])
+@pytest.mark.parametrize("by_slot", [False, True], ids=["broadcast", "by-slot"])
+def test_multilabel_margin_both_eager_forms_match_torch(by_slot, backend, case, monkeypatch):
+    """Eager backends compute small inputs in one broadcast pass and larger ones slot by slot
+    (``BROADCAST_LIMIT``): every multilabel_margin_loss case of the tables, each way, against
+    torch: value or exception type, and the gradient where the backend differentiates."""
+    from anyloss.functional import _margin
+
+    monkeypatch.setattr(_margin, "BROADCAST_LIMIT", -1 if by_slot else 1 << 30)
+    if not all(backend.supports(v) for v in case.values()):
+        pytest.skip(f"{backend.name} lacks a dtype of this case")
+    expected = torch_outcome(case)
+    args = tuple(backend.convert(a) for a in case.args)
+    kwargs = {k: backend.convert(v) for k, v in case.kwargs.items()}
+    fn = anyloss.multilabel_margin_loss
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        got = record(lambda: backend.call(fn, args, kwargs), backend.to_numpy)
+        assert (got.error and got.error[0]) == (expected.error and expected.error[0])
+        if expected.error is not None:
+            return
+        rtol, atol = tolerance(case, expected.dtype)
+        assert_close(got.value, expected.value, rtol, atol, "value")
+        if backend.differentiable and case.grad:
+            grads = backend.grad(fn, args, kwargs, case.grad, cotangent(expected.shape))
+            for g, w in zip(grads, torch_gradients(case, expected.shape), strict=True):
+                assert_close(g, w, rtol, atol, "gradient")

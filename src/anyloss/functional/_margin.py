@@ -14,6 +14,9 @@ from ._cross_entropy import _index_target, _is_integer
 __all__ = ["multi_margin_loss", "multilabel_margin_loss"]
 
 _NAN = float("nan")
+#: The most (row, slot, class) triples multilabel_margin_loss computes at once, eagerly;
+#: above it, one target slot at a time.
+BROADCAST_LIMIT = 1 << 15
 
 
 # --- multi_margin_loss ------------------------------------------------------------------
@@ -286,8 +289,9 @@ def _multilabel_hinge_looped(backend: Backend, x: Any, t: Any, positions: Any, c
 
 def _multilabel_hinge_broadcast(backend: Backend, x: Any, t: Any, positions: Any, counted: Any) -> Any:
     """The same sum with every (row, slot, class) triple at once: no loop for a compiler to
-    unroll and no value read, at O(N·C²) memory (the form for Dask, and for compiled code
-    whose loops need a known trip count)."""
+    unroll and no value read, at O(N·C·slots) memory (the form for Dask, for compiled code
+    whose loops need a known trip count, and for small inputs).  ``t`` and ``counted`` hold
+    the slots, ``(N, slots)``; ``positions`` is ``(N, C)``."""
     xp = backend.xp
     # one_hot[n, j, c]: entry j of row n names class c and counts.
     one_hot = (xp.expand_dims(t, axis=2) == xp.expand_dims(positions, axis=1)) & xp.expand_dims(
@@ -398,7 +402,12 @@ def multilabel_margin_loss(
         end = xp.min(xp.where(t == -1, positions, xp.full_like(t, n_classes)), axis=1, keepdims=True)
         counted = positions < end  # (N, j)
         if backend.is_concrete(end):
-            loss = _multilabel_hinge_by_slot(backend, x, t, positions, counted, int(xp.max(end)))
+            slots = int(xp.max(end))
+            if nframe * slots * n_classes <= BROADCAST_LIMIT:
+                # Few enough triples: one pass over all of them costs less than a loop.
+                loss = _multilabel_hinge_broadcast(backend, x, t[:, :slots], positions, counted[:, :slots])
+            else:
+                loss = _multilabel_hinge_by_slot(backend, x, t, positions, counted, slots)
         elif backend.traced_loops:
             loss = _multilabel_hinge_looped(backend, x, t, positions, counted, end)
         else:
