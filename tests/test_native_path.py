@@ -78,16 +78,23 @@ def test_numpy_kernel_equals_generic_body(case) -> None:
         assert np.array_equal(native.value, generic.value, equal_nan=True), "not the same bits"
 
 
+#: The kernels whose usual target is one class index per row.
+CLASS_INDEX_TARGETS = frozenset({"multi_margin_loss"})
+
+
 def test_numpy_kernels_take_the_usual_call() -> None:
     """Each kernel computes (not declines) the plain float32 and float64 call of its loss,
-    its required arrays of one shape with values in (0, 1), for every reduction, and declines
-    a call its checks must see (the legacy flags)."""
+    its required arrays of one shape with values in (0, 1) (class indices in range for a
+    class-index target), for every reduction, and declines a call its checks must see (the
+    legacy flags)."""
     rng = np.random.default_rng(0)
     for name, kernel in KERNELS.items():
         body = getattr(anyloss, name)
         required = [k for k, p in inspect.signature(body).parameters.items() if p.default is p.empty]
         for dtype in (np.float32, np.float64):
             arrays = {k: rng.uniform(0.1, 0.9, (3, 4)).astype(dtype) for k in required}
+            if name in CLASS_INDEX_TARGETS:
+                arrays["target"] = rng.integers(0, 4, 3)
             for reduction in ("none", "sum", "batchmean" if name == "kl_div" else "mean"):
                 out = _call_kernel(body, kernel, arrays, reduction=reduction)
                 assert out is not NotImplemented, (name, dtype, reduction)

@@ -271,6 +271,56 @@ def margin_ranking_loss(
         return _reduced(np.maximum(loss, 0, out=loss), reduction)
 
 
+def multi_margin_loss(
+    input: Any,
+    target: Any,
+    p: Any,
+    margin: Any,
+    weight: Any,
+    size_average: Any,
+    reduce: Any,
+    reduction: Any,
+) -> Any:
+    if (
+        weight is not None
+        or size_average is not None
+        or reduce is not None
+        or type(p) is not int
+        or p not in (1, 2)
+        or type(margin) not in (float, int)
+        or type(input) is not np.ndarray
+        or input.ndim != 2
+        or input.dtype not in _FLOATS
+        or 0 in input.shape
+        or type(target) is not np.ndarray
+        or target.dtype != np.int64
+        or target.shape != input.shape[:1]
+        or type(reduction) is not str
+        or reduction not in _REDUCTIONS
+        or not (np.minimum.reduce(target) >= 0 and np.maximum.reduce(target) < input.shape[1])
+    ):
+        return NotImplemented
+    with np.errstate(all="ignore"):
+        # Σ_j≠t max(0, margin − x_t + x_j)^p / C, the target's own column zeroed
+        rows = np.arange(input.shape[0])
+        hinge = np.subtract(margin, input[rows, target])[:, None] + input
+        np.fmax(hinge, 0, out=hinge)  # NaN gives 0, as torch's ``if (z > 0)``
+        hinge[rows, target] = 0
+        if p == 2:
+            np.multiply(hinge, hinge, out=hinge)
+        loss = np.add.reduce(hinge, axis=1)
+        loss /= input.shape[1]
+        return _reduced_rows(loss, reduction)
+
+
+def _reduced_rows(loss: Any, reduction: str) -> Any:
+    """The margin losses' reduction of one term per row (non-empty)."""
+    if reduction == "none":
+        return loss
+    total = np.add.reduce(loss)
+    return np.asarray(total / loss.shape[0] if reduction == "mean" else total)
+
+
 KERNELS: dict[str, Callable[..., Any]] = {
     kernel.__name__: kernel
     for kernel in (
@@ -285,5 +335,6 @@ KERNELS: dict[str, Callable[..., Any]] = {
         gaussian_nll_loss,
         kl_div,
         margin_ranking_loss,
+        multi_margin_loss,
     )
 }
