@@ -1,0 +1,176 @@
+"""Every scalar option of every loss, drawn from a broad class of values, against torch 2.13.
+
+For each loss's representative case (see ``test_admission``) and each option its torch
+function takes (the loss's options that torch's signature names, and the legacy
+``size_average`` and ``reduce``), Hypothesis draws the option from: Python integers (0,
+negatives, beyond int64), booleans, floats (±0, ±inf, NaN, subnormal, huge), None, strings
+(the reduction names and others), NumPy scalars of every real dtype (``np.bool_``
+included), 0-d NumPy arrays, one-element lists and complex numbers.  torch is asked the
+same call (a NumPy scalar stays a NumPy scalar, a 0-d array becomes a 0-d tensor); where
+torch raises, anyloss must raise its exception type, else give its value, dtype and shape.
+
+The option checks are written once, in the dispatch and the loss bodies, and shared by every
+backend, so two beds suffice: NumPy and the generic body on torch tensors (native paths off;
+the native path is torch's own kernel).  The deliberate differences, from the parity notes:
+
+- a complex number (Python or NumPy) as a numeric option raises ``TypeError``: torch drops
+  the imaginary part of a NumPy complex scalar, a silent wrong answer;
+- a numeric option given as an array (torch reads a 0-d tensor's value) raises ``TypeError``:
+  options are fixed when the loss is built, before a lazy or traced array has a value;
+- where torch's own Python code raises NumPy's ``UFuncTypeError`` (a NumPy scalar
+  reduction added to a string), anyloss raises the ``TypeError`` it derives from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import numbers
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import from_dtype
+
+from anyloss._dispatch import _TRUTH_FLAGS
+from anyloss._registry import RECORDS
+from support.backends import NumpyBed, TorchBed
+from support.oracle import Case, Outcome, torch_outcome
+from test_admission import REPRESENTATIVES, assert_as_torch
+
+LEGACY = ("size_average", "reduce")
+
+
+def _options(fn: str) -> list[str]:
+    """The options of loss ``fn`` that its torch function takes too."""
+    taken = set(inspect.signature(getattr(torch.nn.functional, fn)).parameters)
+    return [o for o in (*RECORDS[fn].options, *LEGACY) if o in taken]
+
+
+REPRESENTATIVE = {case.fn: case for case in REPRESENTATIVES}
+OPTION_CALLS = [(case, option) for case in REPRESENTATIVES for option in _options(case.fn)]
+REAL_DTYPES = [np.dtype(t) for t in "? b h i l B H I L e f d".split()]
+BEDS = [NumpyBed(), TorchBed(native=False)]
+
+python_ints = st.one_of(
+    st.sampled_from([0, 1, -1, 2, -100, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64, -(2**70)]),
+    st.integers(-(2**70), 2**70),
+)
+python_floats = st.one_of(
+    st.sampled_from([0.0, -0.0, float("inf"), -float("inf"), float("nan"), 5e-324, 1e308, 0.5, 2.0, 1e-8]),
+    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
+)
+strings = st.one_of(
+    st.sampled_from(["mean", "sum", "none", "batchmean", "elementwise_mean", "Mean", "", "a"]),
+    st.text(max_size=4),
+)
+numpy_scalars = st.sampled_from(REAL_DTYPES).flatmap(lambda d: from_dtype(d).map(d.type))
+zero_d_arrays = numpy_scalars.map(np.asarray)
+complexes = st.one_of(
+    st.complex_numbers(allow_nan=False, max_magnitude=1e3),
+    st.sampled_from([np.complex64(1), np.complex128(0.5 + 1j), 1j]),
+)
+scalars = st.one_of(st.none(), st.booleans(), python_ints, python_floats, strings, numpy_scalars)
+#: one class of values as likely as another, whatever its size
+option_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    python_ints,
+    python_floats,
+    strings,
+    numpy_scalars,
+    zero_d_arrays,
+    scalars.map(lambda v: [v]),
+    complexes,
+)
+
+
+def _is_complex(value) -> bool:
+    return isinstance(value, complex | np.complexfloating) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "c"
+    )
+
+
+@functools.cache
+def _read_for_truth(fn: str, option: str) -> bool:
+    """Whether torch reads ``option`` of ``fn`` only for its truth (``if full:``): it computes
+    with a string there."""
+    case = REPRESENTATIVE[fn]
+    return torch_outcome(dataclasses.replace(case, kwargs={**case.kwargs, option: "x"})).error is None
+
+
+def expected_error(fn: str, option: str, value, torch_said: Outcome) -> str | None:
+    """The exception type anyloss must raise for ``option=value`` (None: it computes)."""
+    numeric = option != "reduction" and not _read_for_truth(fn, option)
+    if numeric and (_is_complex(value) or isinstance(value, np.ndarray)):
+        return "TypeError"  # deliberate (parity notes): complex and array options are refused
+    if torch_said.error is None:
+        return None
+    if torch_said.error[0] == "UFuncTypeError":
+        return "TypeError"  # NumPy's TypeError, raised from torch's own Python code
+    return torch_said.error[0]
+
+
+@st.composite
+def option_calls(draw, fn: str) -> tuple[Case, str, object]:
+    case, option = draw(st.sampled_from([(c, o) for c, o in OPTION_CALLS if c.fn == fn]))
+    value = draw(option_values)
+    call = dataclasses.replace(case, name=f"{case.name}-{option}", kwargs={**case.kwargs, option: value})
+    return call, option, value
+
+
+def _long_distances(bed: str, fn: str, option: str, value) -> bool:
+    """The known gap below: NumPy's float32 norm of a triplet loss's long distances."""
+    return (
+        bed == "numpy"
+        and (fn, option) == ("triplet_margin_loss", "eps")
+        and isinstance(value, numbers.Real | np.bool_)
+        and abs(float(value)) > 1
+    )
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("fn", [case.fn for case in REPRESENTATIVES])
+@settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_option_value_is_checked_as_torch_checks_it(fn: str, data) -> None:
+    case, option, value = data.draw(option_calls(fn))
+    with np.errstate(all="ignore"):
+        said = torch_outcome(case)
+    error = expected_error(fn, option, value, said)
+    expected = (
+        said if error is None else Outcome(error=(error, said.error[1] if said.error else "torch computes"))
+    )
+    for bed in BEDS:
+        if said.error is None and _long_distances(bed.name, fn, option, value):
+            continue  # test_long_triplet_distances_on_numpy_match_torch, a strict xfail
+        assert_as_torch(case, bed, expected)
+
+
+def test_the_search_covers_every_option_of_every_loss() -> None:
+    assert {case.fn for case, _ in OPTION_CALLS} == {case.fn for case in REPRESENTATIVES}
+    searched = {(case.fn, option) for case, option in OPTION_CALLS}
+    assert len(searched) == 82
+    assert {("ctc_loss", "zero_infinity"), ("nll_loss", "size_average"), ("kl_div", "log_target")} <= searched
+
+
+def test_the_flags_read_for_their_truth_are_torchs() -> None:
+    """The dispatch leaves the options torch reads only for their truth to torch's rule."""
+    flags = {(case.fn, o) for case, o in OPTION_CALLS if o not in LEGACY and _read_for_truth(case.fn, o)}
+    assert flags == {(fn, o) for fn, options in _TRUTH_FLAGS.items() for o in options}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="torch's float32 norm sums the squares in an order of its own (neither NumPy's nor "
+    "a sequential one); with a large eps the distances are long, and one unit in their last "
+    "place, magnified by d+ − d−, exceeds the float32 tolerance of the loss",
+)
+def test_long_triplet_distances_on_numpy_match_torch() -> None:
+    case = REPRESENTATIVE["triplet_margin_loss"]
+    case = dataclasses.replace(case, kwargs={**case.kwargs, "eps": -191.0})
+    assert _long_distances("numpy", case.fn, "eps", -191.0)
+    assert_as_torch(case, NumpyBed(), torch_outcome(case))
