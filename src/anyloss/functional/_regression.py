@@ -253,7 +253,7 @@ def smooth_l1_loss(
     {reduction}
     beta : float, default 1.0
         The threshold between the two branches; ``beta = 0`` is exactly :func:`l1_loss`
-        (no 0/0), a negative ``beta`` raises ``RuntimeError``.
+        (no 0/0), a negative or NaN ``beta`` raises ``RuntimeError``.
     {xp}
 
     {returns}
@@ -318,7 +318,7 @@ def huber_loss(
     {reduction}
         With ``weight``, 'mean' is ``mean(w·ℓ)`` (not divided by ``sum(w)``: torch's rule).
     delta : float, default 1.0
-        The threshold; must be positive (``RuntimeError`` otherwise).
+        The threshold; must be positive (``RuntimeError`` otherwise, NaN too).
     weight : array, optional
         Elementwise weights of exactly ``input``'s shape (new in torch 2.13).
     {xp}
