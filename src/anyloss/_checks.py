@@ -6,6 +6,8 @@ so that code and tests written against torch read the same errors here.
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -181,10 +183,46 @@ def check_subtraction(xp: Any, a: Any, b: Any) -> None:
 
 
 def real_option(value: Any) -> Any:
-    """A real-valued option as the loss bodies compute with it: a boolean is the number it
-    stands for in torch (True is 1.0), which arrays that refuse to meet Python booleans
-    (array-api-strict's) take; anything else is left for the body's own checks."""
-    return float(value) if isinstance(value, bool) else value
+    """A real-valued option as the loss bodies compute with it: the Python float that torch's
+    parser reads a ``double`` option as.  A boolean (Python's or NumPy's) is the number it
+    stands for (True is 1.0), which arrays that refuse to meet booleans (array-api-strict's)
+    take; an integer beyond int64 or a NumPy integer is the float torch compares; anything
+    else is left for the body's own checks."""
+    if isinstance(value, numbers.Real) or _xp.is_numpy_bool(value):
+        return float(value)
+    return value
+
+
+#: The largest finite value of each float dtype a torch Scalar can be converted into, and
+#: the name torch's message gives that dtype.
+_SCALAR_LIMITS = {
+    "float32": (3.4028234663852886e38, "float"),
+    "float16": (65504.0, "c10::Half"),
+    "bfloat16": (3.3895313892515355e38, "c10::BFloat16"),
+}
+
+
+def scalar_option(value: Any, dtype: Any = None, *, integer: bool = True) -> Any:
+    """A real option as torch's ``Scalar`` of it: :func:`real_option`'s float, after torch's
+    checks of the conversions.
+
+    ``integer``: torch takes the option as a ``Scalar`` (not a ``double``), so a Python
+    integer must fit int64 or uint64 (``OverflowError``) and a NumPy integer int64
+    (``TypeError``).  ``dtype``: the float dtype torch's kernel converts the value into; a
+    finite value beyond its range is torch's ``RuntimeError`` (infinities convert).
+    """
+    if integer and isinstance(value, int) and not isinstance(value, bool):
+        if value >= 2**64:
+            raise OverflowError("int too big to convert")
+        if value < -(2**63):
+            raise OverflowError("can't convert negative int to unsigned")
+    elif integer and isinstance(value, numbers.Integral) and not -(2**63) <= int(value) < 2**63:
+        raise TypeError(f"an integer is required (a {type(value).__name__} beyond int64)")
+    value = real_option(value)
+    limit = _SCALAR_LIMITS.get(_xp.dtype_name(dtype)) if dtype is not None else None
+    if limit is not None and isinstance(value, float) and math.isfinite(value) and abs(value) > limit[0]:
+        raise RuntimeError(f"value cannot be converted to type {limit[1]} without overflow")
+    return value
 
 
 def mean_dtype_error(dtype: Any) -> RuntimeError:

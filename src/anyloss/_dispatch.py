@@ -21,7 +21,7 @@ from ._backends import Backend, backend_for, namespace_from_types
 from ._checks import ADMITTED as _admitted
 from ._checks import admit
 from ._parts import MeanRequest
-from ._xp import common_namespace
+from ._xp import common_namespace, is_array, is_numpy_bool
 
 __all__ = ["check_option_types", "check_static_options", "declined", "dispatch"]
 
@@ -150,18 +150,47 @@ _OPTION_TYPES: dict[str, dict[str, str]] = {
 #: a string: it adds the reduction to a string before checking it.
 _REDUCTION_TYPE_ERRORS = frozenset({"poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss"})
 _ACCEPTS: dict[str, Callable[[Any], bool]] = {
-    "float": lambda v: isinstance(v, numbers.Real),
+    # torch's parser reads a NumPy boolean as the number it stands for, as a Python one.
+    "float": lambda v: isinstance(v, numbers.Real) or is_numpy_bool(v),
     "int": lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
     "int or None": lambda v: v is None or (isinstance(v, numbers.Integral) and not isinstance(v, bool)),
-    "bool": lambda v: isinstance(v, bool) or type(v).__name__ == "bool_",
+    "bool": lambda v: isinstance(v, bool),  # torch refuses a NumPy boolean here
 }
+#: The options torch reads only for their truth (``if full:``), whatever their type.
+_TRUTH_FLAGS = {"gaussian_nll_loss": ("full",), "triplet_margin_with_distance_loss": ("swap",)}
+#: The range of the int64 that torch's parser unpacks an integer option into.
+_INT64 = (-(2**63), 2**63)
+
+
+def _check_numeric_options(name: str, values: Mapping[str, Any]) -> None:
+    """Raise ``TypeError`` for a numeric option of loss ``name`` that is complex or an array.
+
+    torch makes a NumPy complex scalar real by dropping its imaginary part (a silent wrong
+    answer), and reads the value of a 0-d tensor, which a lazy or traced array does not have
+    when the loss is built; both are refused in every loss (parity notes).  The reduction and
+    the flags torch reads for their truth are not numbers, and are left to torch's rules.
+    """
+    flags = _TRUTH_FLAGS.get(name, ())
+    for option in _registry.RECORDS[name].options:
+        if option == "reduction" or option in flags:
+            continue
+        value = values.get(option)
+        if is_array(value) and not isinstance(value, numbers.Number) and not is_numpy_bool(value):
+            raise TypeError(
+                f"anyloss.{name}: the option {option!r} must be a Python or NumPy number, not an "
+                f"array ({type(value).__name__}): options are fixed when the loss is built"
+            )
+        if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
+            raise TypeError(f"anyloss.{name}: the option {option!r} must be real, not {type(value).__name__}")
 
 
 def check_option_types(name: str, values: Mapping[str, Any]) -> None:
     """Raise ``TypeError`` where torch's argument parser refuses an option of loss ``name``
     for its type (a float ``ignore_index``, a string ``margin``, a ``None`` flag), and for a
     reduction that is not a string where torch's code does.  ``values``: the loss
-    function's arguments."""
+    function's arguments.  A complex or array option raises ``TypeError`` in every loss, and
+    an integer option beyond int64 torch's ``ValueError``."""
+    _check_numeric_options(name, values)
     for option, kind in _OPTION_TYPES.get(name, {}).items():
         value = values.get(option)
         if value is None and name == "gaussian_nll_loss":
@@ -170,6 +199,10 @@ def check_option_types(name: str, values: Mapping[str, Any]) -> None:
         if not _ACCEPTS[kind](value):
             raise TypeError(
                 f"anyloss.{name}: the option {option!r} must be {kind}, not {type(value).__name__}"
+            )
+        if kind.startswith("int") and value is not None and not _INT64[0] <= int(value) < _INT64[1]:
+            raise ValueError(
+                f"anyloss.{name}: the option {option!r} is beyond int64: Overflow when unpacking long long"
             )
     if (
         name in _REDUCTION_TYPE_ERRORS

@@ -115,6 +115,11 @@ def device(x: Any) -> Any:
     return aac.device(x)
 
 
+def is_numpy_bool(x: Any) -> bool:
+    """Whether ``x`` is a NumPy boolean scalar (``np.True_``), which is no ``numbers.Number``."""
+    return isinstance(x, np.bool_)
+
+
 def is_array(x: Any) -> bool:
     if is_mindspore_type(type(x)):
         return True

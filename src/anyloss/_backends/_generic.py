@@ -175,6 +175,11 @@ class Backend:
         """|x| with derivative 0 at 0 (torch's convention); no autodiff here, so plain abs."""
         return self.xp.abs(x)
 
+    def vector_norm(self, x: Any, p: float) -> Any:
+        """torch's own ``linalg.vector_norm(x, p, dim=-1)`` where this library is torch, else
+        None: the body computes the norm."""
+        return None
+
     def softplus(self, x: Any) -> Any:
         """log(1 + exp(x)) without overflow, with derivative sigmoid(x) everywhere (½ at 0)."""
         xp = self.xp
@@ -203,7 +208,10 @@ class Backend:
         ``where(z >= floor, z, floor)`` would turn NaN into ``floor``.
         """
         xp = self.xp
-        return xp.where(z < floor, xp.asarray(floor, dtype=z.dtype, device=self.device(z)), z)
+        fill = xp.asarray(floor, dtype=z.dtype, device=self.device(z))
+        if floor != floor:
+            return xp.where(z < floor, z, fill)  # a NaN floor is NaN everywhere, as torch's
+        return xp.where(z < floor, fill, z)
 
     def hinge_embedding_terms(self, x: Any, hinge: Any, target: Any) -> Any:
         """torch's ``where(target != 1, hinge, 0) + where(target != −1, x, 0)`` as one nested

@@ -95,6 +95,11 @@ class TorchBackend(Backend):
         )
         return _LinearCrossEntropy.apply(input, linear_weight, linear_bias, target, class_weight, settings)  # type: ignore[no-any-return]
 
+    def vector_norm(self, x: Any, p: float) -> Any:
+        # torch's norm sums float32 squares in another order than torch.sum; for long
+        # distances that is a unit in the last place, magnified in d⁺ − d⁻.
+        return torch.linalg.vector_norm(x, ord=float(p), dim=-1)  # torch reads p as a double
+
     def stop_gradient(self, x: Any) -> Any:
         return x.detach()
 

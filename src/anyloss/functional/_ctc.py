@@ -73,7 +73,7 @@ def _is_int(value: Any) -> bool:
         return False
     try:
         operator.index(value)
-    except TypeError:
+    except (TypeError, RuntimeError):  # torch's index of a uint64 tensor beyond int64 is a RuntimeError
         return False
     return True
 

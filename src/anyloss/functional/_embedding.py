@@ -185,7 +185,7 @@ def hinge_embedding_loss(
     with backend.quiet_floating_point():
         x = _xp.astype(xp, input, work)
         # torch's kernel converts the margin to the input's dtype: integers truncate it.
-        m = int(margin) if integral else float(margin)
+        m = int(margin) if integral else _checks.scalar_option(margin, dtype, integer=False)
         hinge = backend.clamp_min(m - x, 0)
         loss = backend.hinge_embedding_terms(x, hinge, _xp.as_signed(xp, target))
         loss = _reduction.apply(backend, loss, reduction)
@@ -364,7 +364,8 @@ def _distance(backend: Backend, x1: Any, x2: Any, p: float, eps: float) -> Any:
     if diff.ndim == 0:
         # torch takes the norm of a 0-D difference over "dimension -1" of the scalar.
         diff = xp.reshape(diff, (1,))
-    return _vector_norm(backend, diff, p)
+    norm = backend.vector_norm(diff, p)
+    return _vector_norm(backend, diff, p) if norm is None else norm
 
 
 def _pairwise_distance(x1: Any, x2: Any) -> Any:
@@ -567,6 +568,7 @@ def triplet_margin_with_distance_loss(
     _reduction.check_strict(reduction, "{} is not a valid value for reduction")
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
+    margin = _checks.scalar_option(margin)  # torch adds it to a tensor: a Scalar
     _check_same_ndim(anchor, positive, negative)
     distance = _pairwise_distance if distance_function is None else distance_function
     d_pos = distance(anchor, positive)

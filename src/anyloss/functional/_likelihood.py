@@ -273,7 +273,6 @@ def gaussian_nll_loss(
         declined(backend, "gaussian_nll_loss")
     xp = backend.xp
     target = _xp.number_as_array(xp, target, input)
-    eps = _checks.real_option(eps)
     scalar_var = isinstance(var, float)
     if scalar_var:
         if var < 0:
@@ -303,6 +302,7 @@ def gaussian_nll_loss(
     quotient = _float_of(xp, _checks.result_type_of(xp, (diff_dtype, len(diff_shape)), (var_dtype, var_ndim)))
     dtype = _checks.result_type_of(xp, (var_dtype, var_ndim), (quotient, max(len(diff_shape), var_ndim)))
     work = _xp.compute_dtype(xp, dtype)
+    eps = _checks.scalar_option(eps, var_dtype)  # torch clamps var with min=eps: a Scalar of var's dtype
     with backend.quiet_floating_point():
         d = _xp.astype(xp, input, work) - _xp.astype(xp, target, work)
         if scalar_var:

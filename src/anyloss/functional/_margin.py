@@ -119,7 +119,7 @@ def multi_margin_loss(
             return out
         declined(backend, "multi_margin_loss")
     xp = backend.xp
-    margin = _checks.real_option(margin)
+    margin = _checks.scalar_option(margin, input.dtype)  # torch's kernel: a Scalar of input's dtype
     reduction = _reduction.resolve_checked(size_average, reduce, reduction)
     if p != 1 and p != 2:
         raise ValueError("only p == 1 and p == 2 supported")

@@ -259,7 +259,7 @@ def smooth_l1_loss(
     {reduction}
     beta : float, default 1.0
         The threshold between the two branches; ``beta = 0`` is exactly :func:`l1_loss`
-        (no 0/0), a negative ``beta`` raises ``RuntimeError``.
+        (no 0/0), a negative or NaN ``beta`` raises ``RuntimeError``.
     {xp}
 
     {returns}
@@ -292,7 +292,7 @@ def smooth_l1_loss(
             _check_integer_reduction(xp, dtype, reduction, None)
             return _weight_and_reduce(backend, backend.abs(d), input, None, reduction, dtype, normalise=True)
         reduction = _reduction.check(reduction)
-        if beta < 0:
+        if not beta >= 0:  # torch's check: a NaN beta fails it too
             raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
         _checks.require_floating(xp, dtype, "smooth_l1_cpu")
         loss = _quadratic_then_linear(backend, d, beta, 0.5 / beta, 1.0, reduction)
@@ -327,7 +327,7 @@ def huber_loss(
     {reduction}
         With ``weight``, 'mean' is ``mean(w·ℓ)`` (not divided by ``sum(w)``: torch's rule).
     delta : float, default 1.0
-        The threshold; must be positive (``RuntimeError`` otherwise).
+        The threshold; must be positive (``RuntimeError`` otherwise, NaN too).
     weight : array, optional
         Elementwise weights of exactly ``input``'s shape (new in torch 2.13).
     {xp}
@@ -361,7 +361,7 @@ def huber_loss(
             reduction = _reduction.check(reduction)
         elif tuple(weight.shape) != tuple(input.shape):
             raise ValueError("Weights and input must have the same size.")
-        if delta <= 0:
+        if not delta > 0:  # torch's check: a NaN delta fails it too
             raise RuntimeError("huber_loss does not support non-positive values for delta.")
         _check_huber_dtype(xp, input, target)
         loss = _quadratic_then_linear(backend, d, delta, 0.5, delta, reduction)
