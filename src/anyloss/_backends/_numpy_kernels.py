@@ -56,9 +56,20 @@ def _like(a: Any, like: Any) -> bool:
     return type(a) is np.ndarray and a.dtype == like.dtype and a.shape == like.shape
 
 
+#: The options a kernel takes are plain Python numbers below this in magnitude: far inside
+#: every float dtype the kernels compute in, so none of torch's conversion checks of a
+#: Scalar (an overflow to float32, an int beyond int64) can apply.  Others go to the body.
+_MODERATE = 1e30
+
+
+def _moderate(value: Any) -> bool:
+    """A plain Python number (not a bool), finite and below ``_MODERATE`` in magnitude."""
+    return type(value) in (float, int) and -_MODERATE < value < _MODERATE
+
+
 def _positive(value: Any) -> bool:
-    """A plain Python number above 0 (NaN is not)."""
-    return type(value) in (float, int) and value > 0
+    """A moderate number above 0 (NaN is not)."""
+    return _moderate(value) and value > 0
 
 
 def _reduced(loss: Any, reduction: str) -> Any:
@@ -191,6 +202,7 @@ def poisson_nll_loss(
         full is not False
         or type(log_input) is not bool
         or type(eps) is not float
+        or not _moderate(eps)
         or not _plain(input, target, reduction, size_average, reduce)
     ):
         return NotImplemented
@@ -235,6 +247,7 @@ def gaussian_nll_loss(input: Any, target: Any, var: Any, full: Any, eps: Any, re
     if (
         type(full) is not bool
         or type(eps) is not float
+        or not _moderate(eps)
         or not _plain(input, target, reduction)
         or not _like(var, input)
         or not np.minimum.reduce(var, axis=None) >= 0  # the body raises for a negative var
@@ -258,7 +271,7 @@ def margin_ranking_loss(
     input1: Any, input2: Any, target: Any, margin: Any, size_average: Any, reduce: Any, reduction: Any
 ) -> Any:
     if (
-        type(margin) not in (float, int)
+        not _moderate(margin)
         or not _plain(input1, input2, reduction, size_average, reduce)
         or not _like(target, input1)
     ):
@@ -287,7 +300,7 @@ def multi_margin_loss(
         or reduce is not None
         or type(p) is not int
         or p not in (1, 2)
-        or type(margin) not in (float, int)
+        or not _moderate(margin)
         or type(input) is not np.ndarray
         or input.ndim != 2
         or input.dtype not in _FLOATS
