@@ -60,20 +60,23 @@ def backend(request):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under ``--mindspore``, gradients are compared for the bed's representative subset only
-    (``MindSporeBed.gradient_cases``: the time budget of ``make test-ms``); values, dtypes and
-    errors for every case.  The other gradient comparisons are deselected."""
-    if not config.getoption("mindspore"):
-        return
+    """Gradients are compared, on a bed with a time budget (``Bed.gradient_cases_per_loss``:
+    MindSpore's, eager JAX's), for its representative subset of the cases only; values, dtypes
+    and errors for every case.  The other gradient comparisons are deselected."""
     from cases import cases_with_gradients
-    from support.mindspore_bed import MindSporeBed
 
-    chosen = {case.id for case in MindSporeBed().gradient_cases(cases_with_gradients())}
+    chosen: dict[str, set[str]] = {}
     keep, drop = [], []
     for item in items:
-        case = getattr(item, "callspec", None) and item.callspec.params.get("case")
-        gradient = item.originalname == "test_gradients_match_torch"
-        (drop if gradient and case is not None and case.id not in chosen else keep).append(item)
+        params = getattr(item, "callspec", None) and item.callspec.params
+        case, bed = (params.get("case"), params.get("backend")) if params else (None, None)
+        if item.originalname == "test_gradients_match_torch" and case is not None and bed is not None:
+            if bed.name not in chosen:
+                chosen[bed.name] = {c.id for c in bed.gradient_cases(cases_with_gradients())}
+            if case.id not in chosen[bed.name]:
+                drop.append(item)
+                continue
+        keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

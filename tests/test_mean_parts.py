@@ -5,6 +5,9 @@ for its parts on every backend.  Their ratio must be the loss's own 'mean' to th
 and torch's within the case's tolerance; split into uneven micro-batches along the loss's
 batch axis, the summed parts must give torch's 'mean' of the whole batch, and the summed
 gradients of the numerators over the summed denominators torch's gradient of that mean.
+
+Every bed but eager JAX, whose body and parts are those the bed under ``jax.jit`` traces
+(and which would cost a sixth of this file's time).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import pytest
 import anyloss
 from anyloss._registry import RECORDS
 from cases import CASES
-from support.backends import BFLOAT16
+from support.backends import ALL, BFLOAT16
 from support.oracle import Case, assert_close, cotangent, tolerance, torch_gradients, torch_outcome
 
 _LEGACY = ("size_average", "reduce")
+BEDS = [bed for bed in ALL if bed.name != "jax"]
+on_beds = pytest.mark.parametrize("backend", BEDS, ids=[bed.name for bed in BEDS])
 
 
 def _mean_of(case: Case) -> str | None:
@@ -73,6 +78,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray, dtype) -> np.ndarray:
         return np.asarray(numerator / denominator).astype(dtype)
 
 
+@on_beds
 @pytest.mark.parametrize("case", MEAN_CASES, ids=[c.id for c in MEAN_CASES])
 def test_mean_parts_divide_to_the_loss_mean(case: Case, backend) -> None:
     expected = _reference(case.id)
@@ -173,6 +179,7 @@ def _split_cases() -> list[Case]:
 SPLIT_CASES = _split_cases()
 
 
+@on_beds
 @pytest.mark.parametrize("case", SPLIT_CASES, ids=[c.id for c in SPLIT_CASES])
 def test_mean_parts_add_up_across_uneven_micro_batches(case: Case, backend) -> None:
     expected = _reference(case.id)

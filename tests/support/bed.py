@@ -25,6 +25,9 @@ class Bed:
     #: dtypes this backend has; cases in other dtypes are not applicable to it
     unsupported: frozenset[str] = frozenset()
     array_type: Any = None
+    #: None: the gradients of every case are compared; else only those of the first this many
+    #: gradient cases of each loss, in table order (:meth:`gradient_cases`: a time budget)
+    gradient_cases_per_loss: int | None = None
 
     def __repr__(self) -> str:
         return self.name
@@ -52,6 +55,19 @@ class Bed:
     def expected_device(self) -> Any:
         """The device ``asarray`` puts inputs on, so the device every result must be on."""
         return self.device_of(self.asarray(np.zeros(1, dtype=np.float32)))
+
+    def gradient_cases(self, cases: list[Any]) -> list[Any]:
+        """The cases, among ``cases`` (cases with gradients), whose gradients this bed compares
+        with torch: all of them, or the first ``gradient_cases_per_loss`` of each loss."""
+        if self.gradient_cases_per_loss is None:
+            return list(cases)
+        seen: dict[str, int] = {}
+        chosen = []
+        for case in cases:
+            seen[case.fn] = seen.get(case.fn, 0) + 1
+            if seen[case.fn] <= self.gradient_cases_per_loss:
+                chosen.append(case)
+        return chosen
 
     def known_gap(self, case: Any, what: str) -> str | None:
         """Why this bed cannot yet match torch on ``case`` (``what``: 'value' or 'gradient'), or None.

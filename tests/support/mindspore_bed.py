@@ -21,6 +21,8 @@ class MindSporeBed(Bed):
     description = "MindSpore tensors in PyNative mode on CPU; gradients with `mindspore.grad`."
     differentiable = True
     array_type = ms.Tensor
+    # The time budget of make test-ms: values, dtypes and errors for every case.
+    gradient_cases_per_loss = 20
 
     def asarray(self, a: np.ndarray) -> Any:
         if a.dtype == BFLOAT16:
@@ -65,19 +67,6 @@ class MindSporeBed(Bed):
         """Whether the gap is a crash of the process (the case is then not run)."""
         return self.known_gap(case, what) == BFLOAT16_GRADIENTS
 
-    def gradient_cases(self, cases: list[Any]) -> list[Any]:
-        """The representative subset whose gradients ``make test-ms`` compares (its time budget):
-        the first ``GRADIENT_CASES_PER_LOSS`` gradient cases of each loss, in table order."""
-        seen: dict[str, int] = {}
-        chosen = []
-        for case in cases:
-            seen[case.fn] = seen.get(case.fn, 0) + 1
-            if seen[case.fn] <= GRADIENT_CASES_PER_LOSS:
-                chosen.append(case)
-        return chosen
-
-
-GRADIENT_CASES_PER_LOSS = 20
 
 BFLOAT16_GRADIENTS = (
     "MindSpore's CPU autograd has no bfloat16 reduce kernel (and some bfloat16 backward passes"
