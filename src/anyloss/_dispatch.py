@@ -162,6 +162,12 @@ _TRUTH_FLAGS = {"gaussian_nll_loss": ("full",), "triplet_margin_with_distance_lo
 _INT64 = (-(2**63), 2**63)
 
 
+#: The options of each loss that are numbers (not its reduction, not a flag read for its truth).
+_numeric_options: dict[str, tuple[str, ...]] = {}
+#: The types of the usual option values, which no check of the numeric options refuses.
+_PLAIN = frozenset({bool, int, float, str, type(None)})
+
+
 def _check_numeric_options(name: str, values: Mapping[str, Any]) -> None:
     """Raise ``TypeError`` for a numeric option of loss ``name`` that is complex or an array.
 
@@ -170,11 +176,15 @@ def _check_numeric_options(name: str, values: Mapping[str, Any]) -> None:
     when the loss is built; both are refused in every loss (parity notes).  The reduction and
     the flags torch reads for their truth are not numbers, and are left to torch's rules.
     """
-    flags = _TRUTH_FLAGS.get(name, ())
-    for option in _registry.RECORDS[name].options:
-        if option == "reduction" or option in flags:
-            continue
+    names = _numeric_options.get(name)
+    if names is None:
+        flags = _TRUTH_FLAGS.get(name, ())
+        options = _registry.RECORDS[name].options
+        names = _numeric_options[name] = tuple(o for o in options if o != "reduction" and o not in flags)
+    for option in names:
         value = values.get(option)
+        if type(value) in _PLAIN:  # this runs on every call that no native kernel takes
+            continue
         if is_array(value) and not isinstance(value, numbers.Number) and not is_numpy_bool(value):
             raise TypeError(
                 f"anyloss.{name}: the option {option!r} must be a Python or NumPy number, not an "
