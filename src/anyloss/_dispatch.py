@@ -91,11 +91,14 @@ def declined(backend: Backend, name: str) -> None:
     """The checks :func:`dispatch` leaves to a native kernel, made by the loss body when its
     kernel declined the call (returned ``NotImplemented``): the options static and of
     torch's types.  Reads the loss function's arguments from its frame, as dispatch does."""
-    values = sys._getframe(1).f_locals
-    if backend.options_may_be_traced and "jax" in sys.modules:
-        check_static_options(name, values)
-    if backend.checks_option_types():
-        check_option_types(name, values)
+    static = backend.options_may_be_traced and "jax" in sys.modules
+    typed = backend.checks_option_types()  # not under torch.compile, which cannot read frames
+    if static or typed:
+        values = sys._getframe(1).f_locals
+        if static:
+            check_static_options(name, values)
+        if typed:
+            check_option_types(name, values)
 
 
 #: The legacy reduction flags: options too, though not listed as such.
