@@ -11,6 +11,7 @@ Importing anyloss imports no framework: NumPy and array-api-compat only.  The to
 from . import functional, losses
 from ._backends import native_paths
 from ._parts import MeanParts, mean_parts
+from ._threads import get_num_threads, set_num_threads
 from .functional import *  # noqa: F403
 from .losses import *  # noqa: F403
 
@@ -21,7 +22,9 @@ __all__ = [
     *losses.__all__,
     "MeanParts",
     "functional",
+    "get_num_threads",
     "losses",
     "mean_parts",
     "native_paths",
+    "set_num_threads",
 ]

@@ -140,6 +140,26 @@ def native_paths(enabled: bool) -> Iterator[None]:
     variable); blocks nest, and blocks in other threads or tasks do not affect it.  Code
     compiled by ``torch.compile`` reads the setting of the innermost block entered in its
     thread, and is traced again when that setting changes.
+
+    Parameters
+    ----------
+    enabled : bool
+        Whether calls inside the block may take the native kernels.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Used in a ``with`` statement; the previous setting is restored when the block
+        ends, also by an exception.
+
+    Examples
+    --------
+    >>> import numpy as np, anyloss as al
+    >>> x, t = np.array([0.5, 2.0]), np.array([1.0, 1.0])
+    >>> with al.native_paths(False):
+    ...     generic = al.l1_loss(x, t)
+    >>> bool(generic == al.l1_loss(x, t))
+    True
     """
     token = _switches.native.set(bool(enabled))
     previous, _switches.per_thread.native = _switches.per_thread.native, bool(enabled)

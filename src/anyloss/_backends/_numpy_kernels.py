@@ -16,11 +16,14 @@ whose values a check must read (a probability outside [0, 1], say), is declined
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from .. import _threads
 
 _FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 _REDUCTIONS = frozenset({"none", "mean", "sum"})
@@ -72,6 +75,17 @@ def _positive(value: Any) -> bool:
     return _moderate(value) and value > 0
 
 
+#: Inputs of at least this many elements are computed block by block (:func:`_elementwise`):
+#: each block's temporaries stay in a core's cache rather than making one pass over memory
+#: per operation.
+BLOCKED_MIN = 1 << 16
+#: The most elements of one block (128 KiB of float64 per temporary).
+BLOCK = 1 << 14
+#: Inputs of at least this many elements, from the main thread, are shared out among the
+#: threads of :mod:`anyloss._threads` (smaller ones cost more to hand over than to compute).
+PARALLEL_MIN = 1 << 17
+
+
 def _reduced(loss: Any, reduction: str) -> Any:
     """The body's reduction of a float array of terms (``_reduction.apply``)."""
     if reduction == "none":
@@ -80,66 +94,205 @@ def _reduced(loss: Any, reduction: str) -> Any:
     return np.asarray(total / loss.size if reduction == "mean" else total)
 
 
-def _abs_difference(input: Any, target: Any) -> Any:
-    d = np.subtract(input, target)
+def _blocks(n: int, size: int) -> list[tuple[int, int]]:
+    """The ``(start, stop)`` of each subtree of at most ``size`` elements in NumPy's pairwise
+    summation of ``n`` contiguous elements, in order.
+
+    NumPy sums a contiguous float array by halves: ``sum(a[:h]) + sum(a[h:])`` with ``h``
+    half of ``n`` rounded down to a multiple of 8, down to blocks of 128.  Summing each of
+    these blocks with NumPy and adding the block sums up the same tree
+    (:func:`_tree_sum`) therefore gives NumPy's sum of the whole array, to the bit, whichever
+    thread summed which block.
+    """
+    out: list[tuple[int, int]] = []
+    stack = [(0, n)]
+    while stack:
+        start, count = stack.pop()
+        if count <= size:
+            out.append((start, start + count))
+        else:
+            half = count // 2
+            half -= half % 8
+            stack.append((start + half, count - half))
+            stack.append((start, half))
+    return out
+
+
+def _tree_sum(sums: list[Any], n: int, size: int) -> Any:
+    """The block sums of :func:`_blocks` added up NumPy's pairwise tree."""
+    blocks = iter(sums)
+
+    def walk(count: int) -> Any:
+        if count <= size:
+            return next(blocks)
+        half = count // 2
+        half -= half % 8
+        return walk(half) + walk(count - half)
+
+    return walk(n)
+
+
+@functools.cache
+def _sums_by_halves() -> bool:
+    """Whether this NumPy sums by the halves :func:`_blocks` assumes (checked once, on an
+    array whose tree has uneven halves; a NumPy that sums otherwise gets no blocks)."""
+    x = np.linspace(-1.0, 1.0, 3001, dtype=np.float32) ** 3 * np.float32(1e4)
+    blocks = [np.add.reduce(x[a:b]) for a, b in _blocks(x.size, 256)]
+    return bool(_tree_sum(blocks, x.size, 256) == np.add.reduce(x))
+
+
+def _elementwise(formula: Callable[..., Any], arrays: tuple[Any, ...], reduction: str) -> Any:
+    """``formula(out, *arrays)`` reduced as the body reduces it.
+
+    ``formula`` writes the loss terms of its arrays into ``out`` (or into an array of its
+    own for ``out=None``) and returns them.  A small input is one call on the whole
+    arrays.  A large C-contiguous one is computed block by block (:func:`_blocks`), on
+    several threads from the main thread: every block runs the same operations on its own
+    elements and the block sums are added in NumPy's order, so the result has the bits of
+    the one call whatever the thread count.
+    """
+    first = arrays[0]
+    n = first.size
+    if n < BLOCKED_MIN or not all(a.flags.c_contiguous for a in arrays) or not _sums_by_halves():
+        return _reduced(formula(None, *arrays), reduction)
+    flat = [a.reshape(-1) for a in arrays]
+    blocks = _blocks(n, BLOCK)
+    out = np.empty(first.shape, first.dtype) if reduction == "none" else None
+    written = None if out is None else out.reshape(-1)
+
+    def compute(part: range) -> list[Any]:
+        sums = []
+        scratch = np.empty(BLOCK, first.dtype) if written is None else None
+        with np.errstate(all="ignore"):  # NumPy's error state is per thread
+            for i in part:
+                start, stop = blocks[i]
+                into = scratch[: stop - start] if written is None else written[start:stop]  # type: ignore[index]
+                terms = formula(into, *(a[start:stop] for a in flat))
+                if written is None:
+                    sums.append(np.add.reduce(terms))
+        return sums
+
+    workers = min(_threads.workers(), len(blocks)) if n >= PARALLEL_MIN else 1
+    if workers > 1:
+        parts = _threads.split(len(blocks), workers)
+        sums = [s for part_sums in _threads.run(lambda k: compute(parts[k]), workers) for s in part_sums]
+    else:
+        sums = compute(range(len(blocks)))
+    if out is not None:
+        return out
+    total = _tree_sum(sums, n, BLOCK)
+    return np.asarray(total / n if reduction == "mean" else total)
+
+
+def _abs_difference(out: Any, input: Any, target: Any) -> Any:
+    d = np.subtract(input, target, out=out)
     return np.abs(d, out=d)
+
+
+def _squared_difference(out: Any, input: Any, target: Any) -> Any:
+    d = np.subtract(input, target, out=out)
+    return np.multiply(d, d, out=d)
 
 
 def l1_loss(input: Any, target: Any, size_average: Any, reduce: Any, reduction: Any, weight: Any) -> Any:
     if not _plain(input, target, reduction, weight, size_average, reduce):
         return NotImplemented
     with np.errstate(all="ignore"):
-        return _reduced(_abs_difference(input, target), reduction)
+        return _elementwise(_abs_difference, (input, target), reduction)
 
 
 def mse_loss(input: Any, target: Any, size_average: Any, reduce: Any, reduction: Any, weight: Any) -> Any:
     if not _plain(input, target, reduction, weight, size_average, reduce):
         return NotImplemented
     with np.errstate(all="ignore"):
-        d = np.subtract(input, target)
-        return _reduced(np.multiply(d, d, out=d), reduction)
+        return _elementwise(_squared_difference, (input, target), reduction)
 
 
-def _quadratic_then_linear(z: Any, bound: float, quadratic: float, slope: float) -> Any:
+#: The integers of each float dtype's width, whose bits :func:`_copy_where` moves.
+_BITS = {np.dtype(np.float32): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.int64)}
+#: From this many elements a masked copy goes through the bits (:func:`_copy_where`):
+#: ``np.copyto(where=)`` branches on each element and costs three times as much there.
+_BITWISE_SELECT_MIN = 1024
+
+
+def _copy_where(target: Any, source: Any, where: Any) -> None:
+    """``np.copyto(target, source, where=where)`` for a contiguous ``source`` it may overwrite:
+    the bits of ``target`` become ``t ^ ((t ^ s) & mask)``, mask all ones where ``where``."""
+    if target.size < _BITWISE_SELECT_MIN:
+        np.copyto(target, source, where=where)
+        return
+    ints = _BITS[target.dtype]
+    mask = where.view(np.int8).astype(ints)
+    np.negative(mask, out=mask)  # 1 → all ones
+    t, s = target.view(ints), source.view(ints)
+    np.bitwise_xor(s, t, out=s)
+    np.bitwise_and(s, mask, out=s)
+    np.bitwise_xor(t, s, out=t)
+
+
+def _quadratic_then_linear(out: Any, z: Any, bound: float, quadratic: float, slope: float) -> Any:
     """The body's ``where(z < bound, quadratic·(z·z), slope·(z − bound/2))``."""
     square = np.multiply(z, z)
     square *= quadratic
-    linear = np.subtract(z, 0.5 * bound)
+    linear = np.subtract(z, 0.5 * bound, out=out)
     if slope != 1.0:
         linear *= slope
-    np.copyto(linear, square, where=z < bound)
+    _copy_where(linear, square, z < bound)
     return linear
 
 
 def smooth_l1_loss(input: Any, target: Any, size_average: Any, reduce: Any, reduction: Any, beta: Any) -> Any:
     if not _positive(beta) or not _plain(input, target, reduction, size_average, reduce):
         return NotImplemented
+
+    def formula(out: Any, input: Any, target: Any) -> Any:
+        return _quadratic_then_linear(out, _abs_difference(None, input, target), beta, 0.5 / beta, 1.0)
+
     with np.errstate(all="ignore"):
-        z = _abs_difference(input, target)
-        return _reduced(_quadratic_then_linear(z, beta, 0.5 / beta, 1.0), reduction)
+        return _elementwise(formula, (input, target), reduction)
 
 
 def huber_loss(input: Any, target: Any, reduction: Any, delta: Any, weight: Any) -> Any:
     if not _positive(delta) or not _plain(input, target, reduction, weight):
         return NotImplemented
+
+    def formula(out: Any, input: Any, target: Any) -> Any:
+        return _quadratic_then_linear(out, _abs_difference(None, input, target), delta, 0.5, delta)
+
     with np.errstate(all="ignore"):
-        z = _abs_difference(input, target)
-        return _reduced(_quadratic_then_linear(z, delta, 0.5, delta), reduction)
+        return _elementwise(formula, (input, target), reduction)
+
+
+def _soft_margin(out: Any, input: Any, target: Any) -> Any:
+    z = np.multiply(input, target, out=out)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    return np.log1p(z, out=z)
 
 
 def soft_margin_loss(input: Any, target: Any, size_average: Any, reduce: Any, reduction: Any) -> Any:
     if not _plain(input, target, reduction, size_average, reduce):
         return NotImplemented
     with np.errstate(all="ignore"):
-        z = np.multiply(input, target)
-        np.negative(z, out=z)
-        np.exp(z, out=z)
-        return _reduced(np.log1p(z, out=z), reduction)
+        return _elementwise(_soft_margin, (input, target), reduction)
 
 
 def _in_unit_interval(x: Any) -> bool:
     """Every value in [0, 1] (NaN is not): the body's check, which raises otherwise."""
     return bool(np.minimum.reduce(x, axis=None) >= 0) and bool(np.maximum.reduce(x, axis=None) <= 1)
+
+
+def _binary_cross_entropy(out: Any, input: Any, target: Any) -> Any:
+    # (t − 1)·max(log1p(−x), −100) − t·max(log(x), −100)
+    below = np.negative(input, out=out)
+    np.log1p(below, out=below)
+    np.maximum(below, _LOG_FLOOR, out=below)
+    below *= np.subtract(target, 1.0)
+    above = np.log(input)
+    np.maximum(above, _LOG_FLOOR, out=above)
+    above *= target
+    below -= above
+    return below
 
 
 def binary_cross_entropy(
@@ -152,16 +305,20 @@ def binary_cross_entropy(
     ):
         return NotImplemented
     with np.errstate(all="ignore"):
-        # (t − 1)·max(log1p(−x), −100) − t·max(log(x), −100)
-        below = np.negative(input)
-        np.log1p(below, out=below)
-        np.maximum(below, _LOG_FLOOR, out=below)
-        below *= np.subtract(target, 1.0)
-        above = np.log(input)
-        np.maximum(above, _LOG_FLOOR, out=above)
-        above *= target
-        below -= above
-        return _reduced(below, reduction)
+        return _elementwise(_binary_cross_entropy, (input, target), reduction)
+
+
+def _binary_cross_entropy_with_logits(out: Any, input: Any, target: Any) -> Any:
+    # (1 − t)·x + softplus(−x), softplus(v) = log1p(exp(−|v|)) + max(v, 0)
+    softplus = np.abs(input)
+    np.negative(softplus, out=softplus)
+    np.exp(softplus, out=softplus)
+    np.log1p(softplus, out=softplus)
+    softplus += np.maximum(np.negative(input), 0)
+    loss = np.subtract(1.0, target, out=out)
+    loss *= input
+    loss += softplus
+    return loss
 
 
 def binary_cross_entropy_with_logits(
@@ -176,16 +333,14 @@ def binary_cross_entropy_with_logits(
     if not _plain(input, target, reduction, weight, pos_weight, size_average, reduce):
         return NotImplemented
     with np.errstate(all="ignore"):
-        # (1 − t)·x + softplus(−x), softplus(v) = log1p(exp(−|v|)) + max(v, 0)
-        softplus = np.abs(input)
-        np.negative(softplus, out=softplus)
-        np.exp(softplus, out=softplus)
-        np.log1p(softplus, out=softplus)
-        softplus += np.maximum(np.negative(input), 0)
-        loss = np.subtract(1.0, target)
-        loss *= input
-        loss += softplus
-        return _reduced(loss, reduction)
+        return _elementwise(_binary_cross_entropy_with_logits, (input, target), reduction)
+
+
+def _poisson_of_log(out: Any, input: Any, target: Any) -> Any:
+    # exp(x) − t·x
+    loss = np.exp(input, out=out)
+    loss -= np.multiply(target, input)
+    return loss
 
 
 def poisson_nll_loss(
@@ -206,16 +361,33 @@ def poisson_nll_loss(
         or not _plain(input, target, reduction, size_average, reduce)
     ):
         return NotImplemented
+
+    def of_rate(out: Any, input: Any, target: Any) -> Any:
+        # x − t·log(x + eps)
+        log = np.add(input, eps)
+        np.log(log, out=log)
+        log *= target
+        return np.subtract(input, log, out=out)
+
     with np.errstate(all="ignore"):
-        if log_input:  # exp(x) − t·x
-            loss = np.exp(input)
-            loss -= np.multiply(target, input)
-        else:  # x − t·log(x + eps)
-            log = np.add(input, eps)
-            np.log(log, out=log)
-            log *= target
-            loss = np.subtract(input, log)
-        return _reduced(loss, reduction)
+        return _elementwise(_poisson_of_log if log_input else of_rate, (input, target), reduction)
+
+
+def _kl_div_of_log(out: Any, input: Any, target: Any) -> Any:
+    # exp(t)·(t − x)
+    loss = np.exp(target, out=out)
+    loss *= np.subtract(target, input)
+    return loss
+
+
+def _kl_div(out: Any, input: Any, target: Any) -> Any:
+    # xlogy(t, t) − t·x, with 0·log(0) = 0
+    zero = target == 0
+    loss = np.log(np.where(zero, 1.0, target), out=out)
+    loss *= target
+    np.copyto(loss, 0.0, where=zero)
+    loss -= np.multiply(target, input)
+    return loss
 
 
 def kl_div(input: Any, target: Any, size_average: Any, reduce: Any, reduction: Any, log_target: Any) -> Any:
@@ -228,19 +400,11 @@ def kl_div(input: Any, target: Any, size_average: Any, reduce: Any, reduction: A
     ):
         return NotImplemented
     with np.errstate(all="ignore"):
-        if log_target:  # exp(t)·(t − x)
-            loss = np.exp(target)
-            loss *= np.subtract(target, input)
-        else:  # xlogy(t, t) − t·x, with 0·log(0) = 0
-            zero = target == 0
-            loss = np.log(np.where(zero, 1.0, target))
-            loss *= target
-            np.copyto(loss, 0.0, where=zero)
-            loss -= np.multiply(target, input)
+        formula = _kl_div_of_log if log_target else _kl_div
         if batchmean:
-            total = np.add.reduce(loss, axis=None)
+            total = _elementwise(formula, (input, target), "sum")[()]
             return np.asarray(total / (input.shape[0] if input.ndim else 1))
-        return _reduced(loss, reduction)
+        return _elementwise(formula, (input, target), reduction)
 
 
 def gaussian_nll_loss(input: Any, target: Any, var: Any, full: Any, eps: Any, reduction: Any) -> Any:
@@ -253,18 +417,23 @@ def gaussian_nll_loss(input: Any, target: Any, var: Any, full: Any, eps: Any, re
         or not np.minimum.reduce(var, axis=None) >= 0  # the body raises for a negative var
     ):
         return NotImplemented
-    with np.errstate(all="ignore"):
+    floor = np.asarray(eps, dtype=var.dtype)
+
+    def formula(out: Any, input: Any, target: Any, var: Any) -> Any:
         # 0.5·(log(v) + (x − t)²/v) (+ log(2π)/2), v = max(var, eps)
-        v = np.maximum(var, np.asarray(eps, dtype=var.dtype))
+        v = np.maximum(var, floor)
         d = np.subtract(input, target)
         np.multiply(d, d, out=d)
         np.divide(d, v, out=d)
-        loss = np.log(v, out=v)
+        loss = np.log(v, out=v if out is None else out)
         loss += d
         loss *= 0.5
         if full:
             loss += _HALF_LOG_2PI
-        return _reduced(loss, reduction)
+        return loss
+
+    with np.errstate(all="ignore"):
+        return _elementwise(formula, (input, target, var), reduction)
 
 
 def margin_ranking_loss(
@@ -276,12 +445,16 @@ def margin_ranking_loss(
         or not _like(target, input1)
     ):
         return NotImplemented
-    with np.errstate(all="ignore"):
+
+    def formula(out: Any, input1: Any, input2: Any, target: Any) -> Any:
         # max(m − t·(x1 − x2), 0)
-        loss = np.subtract(input1, input2)
+        loss = np.subtract(input1, input2, out=out)
         loss *= target
         np.subtract(float(margin), loss, out=loss)
-        return _reduced(np.maximum(loss, 0, out=loss), reduction)
+        return np.maximum(loss, 0, out=loss)
+
+    with np.errstate(all="ignore"):
+        return _elementwise(formula, (input1, input2, target), reduction)
 
 
 def multi_margin_loss(
