@@ -203,3 +203,48 @@ def test_a_forked_child_starts_its_own_threads(threads) -> None:
         got = np.frombuffer(pipe.read(), dtype=np.float64)
     os.waitpid(pid, 0)
     assert got.tolist() == [expected.item()]
+
+
+def _whole_logsumexp(x, axis, keepdims):
+    """The log-sum-exp of the loss bodies on NumPy in one piece: NumPy's formula."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, np.zeros_like(m))
+    out = np.log(np.sum(np.exp(np.subtract(x, m)), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logsumexp_by_blocks_of_rows_has_the_bits_of_one_piece(dtype, threads) -> None:
+    rng = np.random.default_rng(2)
+    shapes = [(40, 3000), (3, 70_001), (kernels.PARALLEL_MIN // 7 + 1, 7), (5, 20, 1000), (1000, 1000)]
+    for shape in shapes:
+        x = (rng.standard_normal(shape) * 30).astype(dtype)
+        rows = x.reshape(-1, shape[-1])
+        rows[1, 0], rows[2, :] = np.inf, -np.inf  # a row with +inf, a row of -inf
+        rows[0, 5] = np.nan
+        for axis in (-1, len(shape) - 1, 0):
+            for keepdims in (True, False):
+                with np.errstate(all="ignore"):
+                    expected = _whole_logsumexp(x, axis, keepdims)
+                    for count in (1, 2, 3):
+                        threads(count)
+                        got = kernels.logsumexp(x, axis, keepdims)
+                        assert got.shape == expected.shape and got.dtype == expected.dtype
+                        assert np.array_equal(got, expected, equal_nan=True), (shape, axis, count)
+
+
+def test_large_cross_entropy_has_the_bits_of_one_thread(threads) -> None:
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((300, 2000)) * 3).astype(np.float32)
+    t = rng.integers(0, 2000, 300)
+    t[::7] = -100
+    w = rng.uniform(0.5, 2, 2000).astype(np.float32)
+    results = []
+    for count in (1, 2):
+        threads(count)
+        for reduction in ("none", "mean", "sum"):
+            results.append(anyloss.cross_entropy(x, t, weight=w, reduction=reduction))
+        results.append(anyloss.mean_parts(anyloss.cross_entropy, x, t, weight=w).numerator)
+    half = len(results) // 2
+    for one, two in zip(results[:half], results[half:], strict=True):
+        assert np.array_equal(one, two)

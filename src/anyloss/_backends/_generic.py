@@ -464,13 +464,9 @@ class NumPyBackend(Backend):
         return out
 
     def logsumexp(self, x: Any, axis: int, keepdims: bool) -> Any:
-        """The shifted sum with one full-size temporary, exponentiated in place."""
-        m = np.max(x, axis=axis, keepdims=True)
-        m = np.where(np.isfinite(m), m, np.zeros_like(m))
-        shifted = np.subtract(x, m)  # the one full-size temporary, exponentiated in place
-        np.exp(shifted, out=shifted)
-        out = np.log(np.sum(shifted, axis=axis, keepdims=True)) + m
-        return out if keepdims else np.squeeze(out, axis=axis)
+        """The shifted sum with at most one full-size temporary, exponentiated in place; in
+        blocks of rows for a large input (``_numpy_kernels.logsumexp``)."""
+        return _numpy_kernels.logsumexp(x, axis, keepdims)
 
 
 class DaskBackend(Backend):

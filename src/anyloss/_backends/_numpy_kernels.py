@@ -163,25 +163,83 @@ def _elementwise(formula: Callable[..., Any], arrays: tuple[Any, ...], reduction
     def compute(part: range) -> list[Any]:
         sums = []
         scratch = np.empty(BLOCK, first.dtype) if written is None else None
-        with np.errstate(all="ignore"):  # NumPy's error state is per thread
-            for i in part:
-                start, stop = blocks[i]
-                into = scratch[: stop - start] if written is None else written[start:stop]  # type: ignore[index]
-                terms = formula(into, *(a[start:stop] for a in flat))
-                if written is None:
-                    sums.append(np.add.reduce(terms))
+        for i in part:
+            start, stop = blocks[i]
+            into = scratch[: stop - start] if written is None else written[start:stop]  # type: ignore[index]
+            terms = formula(into, *(a[start:stop] for a in flat))
+            if written is None:
+                sums.append(np.add.reduce(terms))
         return sums
 
-    workers = min(_threads.workers(), len(blocks)) if n >= PARALLEL_MIN else 1
-    if workers > 1:
-        parts = _threads.split(len(blocks), workers)
-        sums = [s for part_sums in _threads.run(lambda k: compute(parts[k]), workers) for s in part_sums]
-    else:
-        sums = compute(range(len(blocks)))
+    sums = [s for part in _shared(compute, len(blocks), n) for s in part]
     if out is not None:
         return out
     total = _tree_sum(sums, n, BLOCK)
     return np.asarray(total / n if reduction == "mean" else total)
+
+
+def _shared(compute: Callable[[range], Any], blocks: int, n: int) -> list[Any]:
+    """``compute`` of the blocks ``range(blocks)``, of ``n`` elements in all: on the calling
+    thread, or for a large input from the main thread, cut into contiguous parts computed on
+    several threads (:mod:`anyloss._threads`), under the caller's NumPy error state (NumPy
+    keeps one per thread).  One result per part, in order."""
+    workers = min(_threads.workers(), blocks) if n >= PARALLEL_MIN else 1
+    if workers == 1:
+        return [compute(range(blocks))]
+    parts = _threads.split(blocks, workers)
+    errors = np.geterr()
+
+    def part(k: int) -> Any:
+        with np.errstate(**errors):
+            return compute(parts[k])
+
+    return _threads.run(part, workers)
+
+
+#: The most elements of one block of rows in :func:`logsumexp` (rows are never cut).
+ROWS_BLOCK = 1 << 16
+
+
+def logsumexp(x: Any, axis: int, keepdims: bool) -> Any:
+    """NumPy's log-sum-exp of the loss bodies (``NumPyBackend.logsumexp``): the maximum
+    (0 where it is not finite) subtracted, exponentiated, summed, logged, added back.
+
+    Along the last axis of a large C-contiguous float array, the subtraction, exponential
+    and sum run block by block of rows, each block in a temporary that stays in the
+    cache, on several threads from the main thread: every row's sum is NumPy's pairwise
+    sum of that row either way, so the bits are those of the whole-array form below.
+    """
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, np.zeros_like(m))
+    classes = x.shape[axis] if x.ndim else 1
+    if (
+        x.size < BLOCKED_MIN
+        or axis not in (-1, x.ndim - 1)
+        or type(x) is not np.ndarray
+        or x.dtype not in _FLOATS
+        or not x.flags.c_contiguous
+        or m.dtype != x.dtype
+    ):
+        shifted = np.subtract(x, m)  # the one full-size temporary, exponentiated in place
+        np.exp(shifted, out=shifted)
+        total = np.sum(shifted, axis=axis, keepdims=True)
+    else:
+        rows, maxima = x.reshape(-1, classes), m.reshape(-1, 1)
+        per_block = max(1, ROWS_BLOCK // classes)
+        total = np.empty(m.shape, x.dtype)
+        sums = total.reshape(-1)
+
+        def compute(part: range) -> None:
+            scratch = np.empty((per_block, classes), x.dtype)
+            for i in part:
+                start, stop = i * per_block, min((i + 1) * per_block, rows.shape[0])
+                block = np.subtract(rows[start:stop], maxima[start:stop], out=scratch[: stop - start])
+                np.exp(block, out=block)
+                np.sum(block, axis=1, out=sums[start:stop])
+
+        _shared(compute, -(-rows.shape[0] // per_block), x.size)
+    out = np.log(total) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def _abs_difference(out: Any, input: Any, target: Any) -> Any:
