@@ -69,6 +69,52 @@ def test_chunked_equals_whole_equals_torch(key, backend, tmp_path) -> None:
     assert chunked.elements == whole.elements == terms
 
 
+@pytest.fixture
+def threads():
+    before = anyloss.get_num_threads()
+    yield anyloss.set_num_threads
+    anyloss.set_num_threads(before)
+
+
+@pytest.mark.parametrize("key", AVAILABLE, ids=["-".join(k) for k in AVAILABLE])
+def test_chunks_on_several_threads_give_the_value_of_one(key, threads, tmp_path) -> None:
+    # NumPy's chunks are computed on several threads at once and added in their order.
+    loss, _ = key
+    arrays, options = MAKERS[key](N)
+    sources = {k: _eval.open_source(p, k) for k, p in _save(tmp_path, arrays).items()}
+    full = _eval.parse_options(loss, [f"{k}={v}" for k, v in options.items()])
+    results = []
+    for count in (1, 3):
+        threads(count)
+        results.append(_eval.evaluate(loss, sources, full, chunk_rows=2))
+    assert [(r.value, r.elements, r.dtype) for r in results[1:]] == [
+        (r.value, r.elements, r.dtype) for r in results[:1]
+    ]
+
+
+def test_an_error_in_a_later_chunk_on_several_threads_is_the_same_one_line(threads, tmp_path, capsys) -> None:
+    x = np.linspace(-1, 1, 5 * 40).reshape(40, 5)
+    t = np.arange(40) % 5
+    t[33] = 7  # out of bounds in the ninth chunk of 4 rows
+    paths = _save(tmp_path, {"input": x, "target": t})
+    argv = [
+        "eval",
+        "cross_entropy",
+        "--input",
+        paths["input"],
+        "--target",
+        paths["target"],
+        "--chunk-rows",
+        "4",
+    ]
+    seen = []
+    for count in (1, 2, 4):
+        threads(count)
+        seen.append(run(argv, capsys))
+    assert seen[0][0] == 1 and "Target 7 is out of bounds" in seen[0][2]
+    assert seen[1:] == seen[:1] * 2
+
+
 @pytest.mark.parametrize(
     "key",
     [k for k in AVAILABLE if k[0] in ("mse_loss", "cross_entropy", "ctc_loss", "kl_div")],

@@ -39,6 +39,11 @@ class Source:
     def read(self, start: int, stop: int, axis: int = 0) -> np.ndarray:
         raise NotImplementedError
 
+    def view(self, start: int, stop: int, axis: int = 0) -> np.ndarray:
+        """What :meth:`read` returns, or a read-only view of the file's bytes where the file
+        can be mapped as it is: valid while referenced, for reading only."""
+        return self.read(start, stop, axis)
+
     def read_all(self) -> np.ndarray:
         if not self.shape:
             return self.read(0, 0, -1)
@@ -141,6 +146,28 @@ class NpySource(Source):
         chunk = _native(np.array(mapped[index]))
         del mapped
         return chunk
+
+    def view(self, start: int, stop: int, axis: int = 0) -> np.ndarray:
+        # Rows of a C-order file in the machine's byte order: the mapped rows themselves,
+        # unmapped when the last reference goes (no copy, no fresh memory to page in).
+        rows = max(stop - start, 0)
+        if (
+            axis != 0
+            or not self.shape
+            or self.fortran
+            or not self.stored_dtype.isnative
+            or not rows
+            or 0 in self.shape
+        ):
+            return self.read(start, stop, axis)
+        row = _xp.numel(self.shape[1:])
+        return np.memmap(
+            self.path,
+            dtype=self.stored_dtype,
+            mode="r",
+            offset=self.offset + start * row * self.dtype.itemsize,
+            shape=(rows, *self.shape[1:]),
+        ).view(np.ndarray)
 
     def __getitem__(self, index: Any) -> np.ndarray:
         if not isinstance(index, tuple):

@@ -11,16 +11,20 @@ Dask path too.
 
 from __future__ import annotations
 
+import collections
+import contextvars
 import dataclasses
+import itertools
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from .. import _xp
+from .. import _threads, _xp
 from .._parts import mean_parts
 from .._registry import Streaming
 from ._common import BACKENDS, EvalError, installed, one_line
@@ -66,9 +70,13 @@ def _to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def _identity(a: np.ndarray) -> np.ndarray:
+    return a
+
+
 def _converter(backend: str) -> Callable[[np.ndarray], Any]:
     if backend == "numpy":
-        return lambda a: a
+        return _identity
     if backend == "torch":
         if not installed("torch"):
             raise EvalError("the torch backend needs torch (pip install 'anyloss[torch]')")
@@ -103,17 +111,46 @@ def _slice_arrays(
     stop: int,
     whole: Mapping[str, np.ndarray],
     offsets: np.ndarray | None,
+    views: bool = False,
 ) -> dict[str, np.ndarray]:
+    """The chunk's arrays: rows ``start:stop`` of the chunked ones (read-only views of the
+    files where ``views`` and the file allows), the others whole."""
     chunk = {}
     for key, src in sources.items():
         axis = plan.axes[key]
         if axis is not None:
-            chunk[key] = src.read(start, stop, axis)
+            chunk[key] = src.view(start, stop, axis) if views else src.read(start, stop, axis)
         elif key == "targets" and offsets is not None:
             chunk[key] = src.read(int(offsets[start]), int(offsets[stop]))
         else:
             chunk[key] = whole[key]
     return chunk
+
+
+def _in_order(compute: Callable[[Any], Any], inputs: Iterator[Any], workers: int) -> Iterator[Any]:
+    """``compute(x)`` of each of ``inputs``, yielded in their order: on this thread, or on
+    ``workers`` threads with at most ``workers`` inputs in memory at once.  The inputs are
+    drawn on this thread only (the readers of CSV and Parquet files read in sequence)."""
+    if workers == 1:
+        yield from map(compute, inputs)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anyloss-eval") as pool:
+        pending: collections.deque[Future[Any]] = collections.deque()
+
+        def submit(count: int) -> None:
+            # Each in a copy of the caller's context (``anyloss.native_paths``).
+            for x in itertools.islice(inputs, count):
+                pending.append(pool.submit(contextvars.copy_context().run, compute, x))
+
+        try:
+            submit(workers)
+            while pending:
+                done = pending.popleft().result()
+                submit(1)
+                yield done
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _call(fn: Callable[..., Any], arrays: Mapping[str, Any], options: Mapping[str, Any]) -> Any:
@@ -160,41 +197,51 @@ def _evaluate_stream(
             none = _call(fn, arrays, {**options, "reduction": "none"})
         _show_warnings(caught)
         return _final(out.item(), out.dtype), out.dtype.name, _xp.numel(tuple(none.shape))
+    # NumPy's chunks are computed on the threads of anyloss's pool, several at once (the
+    # ufuncs release the GIL), and read as views of the files; torch and JAX use every core
+    # within one chunk already, and want arrays they may write.
+    views = convert is _identity
+    workers = _threads.get_num_threads() if views else 1
+
+    def arrays_of(start: int, stop: int) -> dict[str, Any]:
+        chunk = _slice_arrays(sources, plan, start, stop, whole, offsets, views)
+        return {k: convert(v) for k, v in chunk.items()}
+
+    def parts_of(arrays: dict[str, Any]) -> tuple[float | int, float]:
+        if reduction == "sum":
+            return _to_numpy(_call(fn, arrays, options)).item(), 0.0
+        # The loss's own numerator and denominator: their sums over the chunks are those
+        # of the whole arrays.
+        parts = _call(partial(mean_parts, fn), arrays, options)
+        return float(_to_numpy(parts.numerator)), float(_to_numpy(parts.denominator))
+
     bar = Progress(progress, "rows", n)
-    numerator: float | int = 0
-    denominator = 0.0
-    elements = 0
-    dtype = None
-    terms_per_row = 0
     try:
-        for start, stop in bounds:
-            arrays = {
-                k: convert(v) for k, v in _slice_arrays(sources, plan, start, stop, whole, offsets).items()
-            }
-            if dtype is None:
-                # The first chunk with the reduction asked for: torch's checks of the
-                # reduction, dtypes and shapes, and its warnings, once.
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    dtype = _to_numpy(_call(fn, arrays, options)).dtype
-                    none = _call(fn, arrays, {**options, "reduction": "none"})
-                _show_warnings(caught)
-                terms_per_row = _xp.numel(tuple(none.shape)) // (stop - start)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if reduction == "sum":
-                    numerator += _to_numpy(_call(fn, arrays, options)).item()
-                else:
-                    # The loss's own numerator and denominator: their sums over the chunks
-                    # are those of the whole arrays.
-                    parts = _call(partial(mean_parts, fn), arrays, options)
-                    numerator += float(_to_numpy(parts.numerator))
-                    denominator += float(_to_numpy(parts.denominator))
-            elements += terms_per_row * (stop - start)
-            bar.update(stop - start)
+        # The first chunk with the reduction asked for: torch's checks of the reduction,
+        # dtypes and shapes, and its warnings, once.
+        start, stop = bounds[0]
+        arrays = arrays_of(start, stop)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            dtype = _to_numpy(_call(fn, arrays, options)).dtype
+            none = _call(fn, arrays, {**options, "reduction": "none"})
+        _show_warnings(caught)
+        terms_per_row = _xp.numel(tuple(none.shape)) // (stop - start)
+        del arrays, none
+        numerator: float | int = 0
+        denominator = 0.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # Added in the order of the chunks, whatever the order they finish in.
+            for (start, stop), (top, bottom) in zip(
+                bounds, _in_order(parts_of, (arrays_of(*b) for b in bounds), workers), strict=True
+            ):
+                numerator += top
+                denominator += bottom
+                bar.update(stop - start)
     finally:
         bar.close()
-    assert dtype is not None
+    elements = terms_per_row * n
     value: float | int
     if reduction == "sum":
         value = numerator if dtype.kind in "iu" else float(numerator)
