@@ -82,8 +82,9 @@ BLOCKED_MIN = 1 << 16
 #: The most elements of one block (128 KiB of float64 per temporary).
 BLOCK = 1 << 14
 #: Inputs of at least this many elements, from the main thread, are shared out among the
-#: threads of :mod:`anyloss._threads` (smaller ones cost more to hand over than to compute).
-PARALLEL_MIN = 1 << 17
+#: threads of :mod:`anyloss._threads` (handing over smaller ones cost up to a fifth of
+#: their time where the second core was busy).
+PARALLEL_MIN = 1 << 20
 
 
 def _reduced(loss: Any, reduction: str) -> Any:
