@@ -63,6 +63,19 @@ def alternate(variants: dict[str, Callable[[], Any]], rounds: int) -> dict[str, 
     return {name: statistics.median(times) for name, times in samples.items()}
 
 
+def report(measure: str, times: dict[str, float]) -> dict[str, Any]:
+    """One printed row: the times of a parallel variant and of its sequential twin, and
+    the speed-up (the second's time over the first's)."""
+    parallel, sequential = times
+    row = {
+        "measure": measure,
+        **{f"{k} ms": round(v * 1e3, 2) for k, v in times.items()},
+        f"{sequential} / {parallel}": round(times[sequential] / times[parallel], 2),
+    }
+    print(json.dumps(row))
+    return row
+
+
 def with_threads(count: int, f: Callable[[], Any]) -> Callable[[], Any]:
     def call() -> Any:
         anyloss.set_num_threads(count)
@@ -96,13 +109,7 @@ def main() -> int:
         max(3, args.rounds // 3),
     )
     calibration.shutdown()
-    row = {
-        "measure": f"the machine: {n} threads of np.log1p at once vs one after another",
-        **{f"{k} ms": round(v * 1e3, 2) for k, v in times.items()},
-        "in sequence / at once": round(times["in sequence"] / times["at once"], 2),
-    }
-    results.append(row)
-    print(json.dumps(row))
+    results.append(report(f"the machine: {n} threads of np.log1p at once vs one after another", times))
     for loss in args.losses.split(","):
         case = build(loss, args.size)
         fn = getattr(anyloss, loss)
@@ -149,13 +156,8 @@ def main() -> int:
 
     times = alternate({"outer pool": outer, "in sequence": inner}, max(3, args.rounds // 3))
     pool.shutdown()
-    row = {
-        "measure": f"soft_margin_loss ×{n}: a pool of {n} threads calling at once vs one call after another",
-        **{f"{k} ms": round(v * 1e3, 2) for k, v in times.items()},
-        "in sequence / outer pool": round(times["in sequence"] / times["outer pool"], 2),
-    }
-    results.append(row)
-    print(json.dumps(row))
+    measure = f"soft_margin_loss ×{n}: a pool of {n} threads calling at once vs one call after another"
+    results.append(report(measure, times))
 
     try:
         import dask
@@ -174,13 +176,8 @@ def main() -> int:
             },
             max(3, args.rounds // 3),
         )
-        row = {
-            "measure": f"cross_entropy on Dask, {x.shape[0] // rows} chunks of rows, dask {dask.__version__}",
-            **{f"{k} ms": round(v * 1e3, 2) for k, v in times.items()},
-            "synchronous / threads": round(times["synchronous"] / times["threads"], 2),
-        }
-        results.append(row)
-        print(json.dumps(row))
+        measure = f"cross_entropy on Dask, {x.shape[0] // rows} chunks of rows, dask {dask.__version__}"
+        results.append(report(measure, times))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -67,7 +67,7 @@ def test_block_sums_added_up_the_tree_are_numpys_sum(sizes, dtype) -> None:
     rng = np.random.default_rng(0)
     for n in sizes:
         x = (rng.standard_normal(n) * 1e3).astype(dtype)
-        for size in (128, 1000, kernels.BLOCK):
+        for size in (128, 1000, kernels.block_size(n)):
             blocks = kernels._blocks(n, size)
             assert blocks[0][0] == 0 and blocks[-1][1] == n
             assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:], strict=False))

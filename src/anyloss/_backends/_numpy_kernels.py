@@ -79,8 +79,15 @@ def _positive(value: Any) -> bool:
 #: each block's temporaries stay in a core's cache rather than making one pass over memory
 #: per operation.
 BLOCKED_MIN = 1 << 16
-#: The most elements of one block (128 KiB of float64 per temporary).
-BLOCK = 1 << 14
+
+
+def block_size(n: int) -> int:
+    """The most elements of one block of an input of ``n``: an eighth of it, from 2^16 to
+    2^18 (1 MiB of float32 per temporary).  Measured on the benchmark's sizes, smaller blocks
+    lose more to the calls on each block than they gain in the cache."""
+    return min(1 << 18, max(1 << 16, n >> 3))
+
+
 #: Inputs of at least this many elements, from the main thread, are shared out among the
 #: threads of :mod:`anyloss._threads` (handing over smaller ones cost up to a fifth of
 #: their time where the second core was busy).
@@ -157,13 +164,14 @@ def _elementwise(formula: Callable[..., Any], arrays: tuple[Any, ...], reduction
     if n < BLOCKED_MIN or not all(a.flags.c_contiguous for a in arrays) or not _sums_by_halves():
         return _reduced(formula(None, *arrays), reduction)
     flat = [a.reshape(-1) for a in arrays]
-    blocks = _blocks(n, BLOCK)
+    size = block_size(n)
+    blocks = _blocks(n, size)
     out = np.empty(first.shape, first.dtype) if reduction == "none" else None
     written = None if out is None else out.reshape(-1)
 
     def compute(part: range) -> list[Any]:
         sums = []
-        scratch = np.empty(BLOCK, first.dtype) if written is None else None
+        scratch = np.empty(size, first.dtype) if written is None else None
         for i in part:
             start, stop = blocks[i]
             into = scratch[: stop - start] if written is None else written[start:stop]  # type: ignore[index]
@@ -175,7 +183,7 @@ def _elementwise(formula: Callable[..., Any], arrays: tuple[Any, ...], reduction
     sums = [s for part in _shared(compute, len(blocks), n) for s in part]
     if out is not None:
         return out
-    total = _tree_sum(sums, n, BLOCK)
+    total = _tree_sum(sums, n, size)
     return np.asarray(total / n if reduction == "mean" else total)
 
 
@@ -195,10 +203,6 @@ def _shared(compute: Callable[[range], Any], blocks: int, n: int) -> list[Any]:
             return compute(parts[k])
 
     return _threads.run(part, workers)
-
-
-#: The most elements of one block of rows in :func:`logsumexp` (rows are never cut).
-ROWS_BLOCK = 1 << 16
 
 
 def logsumexp(x: Any, axis: int, keepdims: bool) -> Any:
@@ -226,7 +230,7 @@ def logsumexp(x: Any, axis: int, keepdims: bool) -> Any:
         total = np.sum(shifted, axis=axis, keepdims=True)
     else:
         rows, maxima = x.reshape(-1, classes), m.reshape(-1, 1)
-        per_block = max(1, ROWS_BLOCK // classes)
+        per_block = max(1, block_size(x.size) // classes)  # rows are never cut
         total = np.empty(m.shape, x.dtype)
         sums = total.reshape(-1)
 
