@@ -4,6 +4,7 @@ against the same formula written with torch on full logits."""
 
 from __future__ import annotations
 
+import itertools
 import tracemalloc
 
 import numpy as np
@@ -151,3 +152,91 @@ def test_class_weight_with_gradient_and_class_indices_raises_as_torch() -> None:
     with pytest.raises(RuntimeError) as got:
         anyloss.linear_cross_entropy(x, w, t, weight=weight)
     assert str(got.value) == str(want.value)
+
+
+# --- torch: blocks of rows and classes -------------------------------------------------
+
+
+def _block_inputs(dtype, probabilities: bool, special: str | None = None):
+    g = torch.Generator().manual_seed(3)
+    n, h, c = 37, 5, 23
+    x = torch.randn(n, h, dtype=dtype, generator=g)
+    w = torch.randn(c, h, dtype=dtype, generator=g)
+    if special == "inf":
+        w[3, 0] = torch.inf
+    elif special == "-inf":
+        w[4, :] = -torch.inf
+    elif special == "nan":
+        w[5, 1] = torch.nan
+    elif special == "all -inf":
+        w[:] = -torch.inf
+    if probabilities:
+        t = torch.softmax(torch.randn(n, c, dtype=dtype, generator=g), 1)
+    else:
+        t = torch.randint(0, c, (n,), generator=g)
+        t[::5] = -100
+    return x.requires_grad_(), w.requires_grad_(), t
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 8 rows: a chunk of fewer rows becomes a block of 8 rows and fewer classes."""
+    from anyloss._backends import _torch
+
+    monkeypatch.setattr(_torch, "TILE_ROWS", 8)
+    return _torch
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("probabilities", [False, True], ids=["indices", "probabilities"])
+def test_blocks_of_rows_and_classes_match_torch(dtype, probabilities, small_blocks) -> None:
+    x, w, t = _block_inputs(dtype, probabilities)
+    tolerance = {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-5}
+    assert small_blocks._tiles(37, 23, 2) == (8, 5)
+    for smoothing, weighted, biased, reduction, chunk in itertools.product(
+        (0.0, 0.2), (False, True), (False, True), ("mean", "sum", "none"), (1, 5)
+    ):
+        b = torch.linspace(-1, 1, 23, dtype=dtype).requires_grad_() if biased else None
+        cw = torch.linspace(0.5, 1.5, 23, dtype=dtype) if weighted else None
+        leaves = [x, w] + ([b] if biased else [])
+        expected = F.cross_entropy(
+            F.linear(x, w, b), t, weight=cw, reduction=reduction, label_smoothing=smoothing
+        )
+        got = anyloss.linear_cross_entropy(
+            x,
+            w,
+            t,
+            linear_bias=b,
+            weight=cw,
+            reduction=reduction,
+            label_smoothing=smoothing,
+            chunk_size=chunk,
+        )
+        seed = torch.linspace(-1, 2, expected.numel(), dtype=dtype).reshape(expected.shape)
+        torch.testing.assert_close(got, expected, **tolerance)
+        for mine, theirs in zip(
+            torch.autograd.grad(got, leaves, seed), torch.autograd.grad(expected, leaves, seed), strict=True
+        ):
+            torch.testing.assert_close(mine, theirs, **tolerance)
+
+
+@pytest.mark.parametrize("special", [None, "inf", "-inf", "nan", "all -inf"])
+@pytest.mark.parametrize("probabilities", [False, True], ids=["indices", "probabilities"])
+def test_blocks_give_the_whole_rows_answer_with_extensions_and_non_finite_logits(
+    special, probabilities, small_blocks
+) -> None:
+    x, w, t = _block_inputs(torch.float64, probabilities, special)
+    for smoothing, reduction, z_loss, softcap in itertools.product(
+        (0.0, 0.2), ("mean", "none"), (0.0, 1e-3), (None, 3.0)
+    ):
+        options = {"reduction": reduction, "label_smoothing": smoothing, "z_loss": z_loss, "softcap": softcap}
+        whole, whole_lse = anyloss.linear_cross_entropy(x, w, t, chunk_size=100, return_lse=True, **options)
+        blocks, blocks_lse = anyloss.linear_cross_entropy(x, w, t, chunk_size=3, return_lse=True, **options)
+        seed = torch.linspace(-1, 2, whole.numel(), dtype=whole.dtype).reshape(whole.shape)
+        exact = {"rtol": 1e-10, "atol": 1e-12, "equal_nan": True}
+        torch.testing.assert_close(blocks, whole, **exact)
+        torch.testing.assert_close(blocks_lse, whole_lse, **exact)
+        for mine, theirs in zip(
+            torch.autograd.grad(blocks, [x, w], seed), torch.autograd.grad(whole, [x, w], seed), strict=True
+        ):
+            torch.testing.assert_close(mine, theirs, **exact)

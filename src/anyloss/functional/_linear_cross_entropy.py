@@ -252,7 +252,9 @@ def linear_cross_entropy(
         (float32 for half-precision inputs), without gradient.
     chunk_size : int, optional
         Beyond torch: rows per chunk (overrides ``options``); by default a power of two
-        chosen so that a chunk of logits stays small beside the gradients.
+        chosen so that a chunk of logits stays small beside the gradients.  On torch
+        tensors a chunk of fewer than 512 rows of a larger batch is held as a block of the
+        same number of logits in 512 rows and fewer classes (see below).
     {xp}
 
     Returns
@@ -273,11 +275,16 @@ def linear_cross_entropy(
     torch's reference path overflows to ``inf`` (parity notes).
 
     On torch tensors the kernel is anyloss's own autograd function: for 'sum' and 'mean'
-    the forward pass computes the gradients too (three matrix products in all) and the
-    backward pass scales them in place, so a second backward pass raises unless
-    ``options`` allows ``retain_graph``; for 'none' the backward pass recomputes each chunk.
-    Double backward raises.  {lazy}  There, a non-ignored class index outside ``[0, C)``
-    gives NaN.
+    the forward pass computes the gradients too and the backward pass scales them in place,
+    so a second backward pass raises unless ``options`` allows ``retain_graph``; for 'none'
+    the backward pass recomputes each chunk.  Double backward raises.  A chunk of every
+    class costs three matrix products in all; but products of a few rows run far below the
+    machine's speed, so where the chunk has fewer than 512 rows the kernel works on blocks
+    of up to 512 rows and fewer classes instead (as many logits), first the rows'
+    log-normalisers over the blocks, then the losses and gradients from the blocks' logits
+    computed again: four products, each at full speed.
+
+    {lazy}  There, a non-ignored class index outside ``[0, C)`` gives NaN.
 
     Examples
     --------
