@@ -79,7 +79,7 @@ def test_numpy_kernel_equals_generic_body(case) -> None:
 
 
 #: The kernels whose usual target is one class index per row.
-CLASS_INDEX_TARGETS = frozenset({"multi_margin_loss"})
+CLASS_INDEX_TARGETS = frozenset({"multi_margin_loss", "nll_loss", "cross_entropy"})
 
 
 def test_numpy_kernels_take_the_usual_call() -> None:
@@ -111,3 +111,103 @@ def _call_kernel(body, kernel, arrays, **given):
     }
     values = {**defaults, **arrays, **given}
     return kernel(*(values[k] for k in inspect.signature(kernel).parameters))
+
+
+#: The class-index options each cross-entropy kernel takes: a weight, ignored targets
+#: (-100, or a valid class), label smoothing.
+CLASS_INDEX_OPTIONS = [
+    {},
+    {"weight": True},
+    {"ignored": -100},
+    {"ignored": -100, "weight": True},
+    {"ignored": 3},
+    {"ignored": 3, "weight": True},
+    {"every_target_ignored": True},
+    {"every_target_ignored": True, "weight": True},
+    {"label_smoothing": 0.1},
+    {"label_smoothing": 0.1, "weight": True, "ignored": -100},
+]
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (64, 1000), (7,)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize(
+    "name,options",
+    [
+        (name, options)
+        for name in ("nll_loss", "cross_entropy")
+        for options in CLASS_INDEX_OPTIONS
+        if name == "cross_entropy" or "label_smoothing" not in options
+    ],
+    ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}={v[k]}" for k in v) or "plain",
+)
+def test_class_index_kernels_take_their_options(name, options, reduction, dtype, shape) -> None:
+    """nll_loss's and cross_entropy's kernels compute (not decline) the usual call of class
+    indices with a weight, ignored targets (all of them too: 'mean' is NaN), label
+    smoothing, each reduction and float dtype, (N, C) or (C,) scores, to the body's bits."""
+    rng = np.random.default_rng(sum(shape))
+    n_classes = shape[-1]
+    x = rng.normal(0.0, 3.0, shape).astype(dtype)
+    if name == "nll_loss":
+        x = x - np.log(np.sum(np.exp(x), axis=-1, keepdims=True))
+    target = rng.integers(0, n_classes, shape[:-1] or (1,))
+    arrays = {"input": x, "target": target.reshape(shape[:-1])}
+    given = {"reduction": reduction}
+    if options.get("weight"):
+        given["weight"] = rng.uniform(0.5, 2.0, n_classes).astype(dtype)
+    if "ignored" in options:
+        given["ignore_index"] = options["ignored"]
+        target[::3] = options["ignored"]
+    if options.get("every_target_ignored"):
+        target[:] = -100
+    if "label_smoothing" in options:
+        given["label_smoothing"] = options["label_smoothing"]
+    body, kernel = getattr(anyloss, name), KERNELS[name]
+    out = _call_kernel(body, kernel, arrays, **given)
+    assert out is not NotImplemented
+    with anyloss.native_paths(False), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = body(**arrays, **given)
+    assert type(out) is np.ndarray and (out.dtype, out.shape) == (expected.dtype, expected.shape)
+    assert out.tobytes() == expected.tobytes(), "not the same bits"
+    if options.get("every_target_ignored") and reduction == "mean":
+        assert np.isnan(out)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"target": np.array([0, 1, 7])},
+        {"target": np.array([0, -1, 2])},
+        {"target": np.array([0, 1, 2], dtype=np.int32)},
+        {"weight": np.ones(4)},
+        {"weight": np.ones(3, dtype=np.float32)},
+        {"input": np.zeros((3, 4, 2), dtype=np.float32), "target": np.zeros((3, 2), dtype=np.int64)},
+        {"input": np.zeros((3, 4), dtype=np.float16)},
+        {"input": np.zeros((0, 4), dtype=np.float32), "target": np.zeros(0, dtype=np.int64)},
+        {"ignore_index": True},
+        {"ignore_index": 2**64},
+        {"size_average": False},
+        {"reduction": "elementwise_mean"},
+    ],
+    ids=lambda c: "-".join(c),
+)
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+def test_class_index_kernels_decline_what_the_body_must_check(name, change) -> None:
+    """A class index out of range (ignored or not), another target dtype, a weight of
+    another dtype or shape, spatial, half or empty scores, options of other types or ranges:
+    the body runs and checks them."""
+    arrays = {
+        "input": np.zeros((3, 4), dtype=np.float32),
+        "target": np.array([0, 1, 2]),
+        "weight": np.ones(4, dtype=np.float32),
+    }
+    assert _call_kernel(getattr(anyloss, name), KERNELS[name], {**arrays, **change}) is NotImplemented
+
+
+@pytest.mark.parametrize("smoothing", [1.5, float("nan"), "0.1"])
+def test_cross_entropy_kernel_declines_unusual_smoothing(smoothing) -> None:
+    arrays = {"input": np.zeros((3, 4)), "target": np.array([0, 1, 2])}
+    kernel = KERNELS["cross_entropy"]
+    assert _call_kernel(anyloss.cross_entropy, kernel, arrays, label_smoothing=smoothing) is NotImplemented

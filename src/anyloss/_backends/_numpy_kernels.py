@@ -570,6 +570,193 @@ def _reduced_rows(loss: Any, reduction: str) -> Any:
     return np.asarray(total / loss.shape[0] if reduction == "mean" else total)
 
 
+# --- nll_loss and cross_entropy: class indices ------------------------------------------
+#
+# The usual call: float32/float64 scores (N, C), or (C,) with one target; int64 class indices
+# (N,), every one in [0, C) or ignore_index; an optional (C,) weight of the scores' dtype.
+# The kernels follow ``functional/_cross_entropy.py`` (``_nll_terms``, ``_reduce_nll``, the
+# label-smoothing mix) and NumPyBackend's log-softmax normaliser, operation for operation.
+
+#: ignore_index is compared with int64 targets: a plain int of that range.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _class_rows(input: Any, target: Any, weight: Any, size_average: Any, reduce: Any, reduction: Any) -> bool:
+    """The usual call of class indices: ``input`` (N, C) or (C,) float, not empty; ``target``
+    int64 of shape (N,) (``()`` or ``(1,)`` for a (C,) input); ``weight`` None or (C,) of
+    ``input``'s dtype; one of the three reductions, the legacy flags left out."""
+    if (
+        size_average is not None
+        or reduce is not None
+        or type(reduction) is not str
+        or reduction not in _REDUCTIONS
+        or type(input) is not np.ndarray
+        or input.dtype not in _FLOATS
+        or input.size == 0
+        or type(target) is not np.ndarray
+        or target.dtype != np.int64
+    ):
+        return False
+    if input.ndim == 2:
+        if target.shape != input.shape[:1]:
+            return False
+    elif input.ndim != 1 or target.shape not in ((), (1,)):
+        return False
+    return weight is None or (
+        type(weight) is np.ndarray and weight.dtype == input.dtype and weight.shape == input.shape[-1:]
+    )
+
+
+def _counted(t: Any, n_classes: int, ignore_index: int) -> Any:
+    """``(valid, safe)``: the mask of the targets that count (None when all do) and the
+    targets with 0 in place of the ignored ones; NotImplemented when a counted target lies
+    outside [0, C) (the body raises torch's IndexError).  One reduction for the usual call:
+    seen as unsigned, a negative index is above every class."""
+    if np.maximum.reduce(t.view(np.uint64)) < n_classes and not 0 <= ignore_index < n_classes:
+        return None, t
+    valid = np.not_equal(t, ignore_index)
+    safe = np.where(valid, t, 0)
+    if not np.maximum.reduce(safe.view(np.uint64)) < n_classes:
+        return NotImplemented
+    if np.logical_and.reduce(valid):
+        return None, t
+    return valid, safe
+
+
+def _normaliser(x: Any) -> Any:
+    """What the body's log_softmax subtracts from each row of ``x`` (N, C), kept (N, 1): the
+    max-shifted log-sum-exp, NaN where the row's maximum is infinite."""
+    m = np.maximum.reduce(x, axis=1, keepdims=True)
+    # A finite sum says every maximum is finite (one overflowing to inf takes the long way).
+    every_finite = math.isfinite(np.add.reduce(m, axis=None))
+    if not every_finite:
+        m = np.where(np.isfinite(m), m, np.zeros_like(m))
+    shifted = np.subtract(x, m)  # the one full-size temporary, exponentiated in place
+    np.exp(shifted, out=shifted)
+    lse = np.log(np.add.reduce(shifted, axis=1, keepdims=True))
+    lse += m
+    if not every_finite:
+        lse = np.where(np.isfinite(lse) | np.isnan(lse), lse, lse - lse)
+    # With every maximum finite, every row holds no NaN and a 1 among its exponentials:
+    # its sum lies in [1, C] and the normaliser is finite, which the body's where keeps.
+    return lse
+
+
+def _nll_rows(picked: Any, weight: Any, valid: Any, safe: Any) -> tuple[Any, Any]:
+    """``(loss, w_t)``: ``−w[t]·picked`` (0 where ignored) and the weights ``w[t]`` (0 where
+    ignored; None without weight), ``picked`` (N,) owned and overwritten."""
+    w_t = None
+    if weight is not None:
+        w_t = weight[safe]
+        if valid is not None:
+            w_t = np.where(valid, w_t, np.zeros_like(w_t))
+        picked *= w_t
+    np.negative(picked, out=picked)
+    if valid is not None:
+        picked = np.where(valid, picked, np.zeros_like(picked))
+    return picked, w_t
+
+
+def _nll_denominator(loss: Any, w_t: Any, valid: Any) -> Any:
+    """The 'mean' denominator: the summed weights of the counted targets, or their number
+    (the row count as a Python int when all count, the sum of a 0/1 array otherwise)."""
+    if w_t is not None:
+        return np.add.reduce(w_t)
+    if valid is None:
+        return loss.shape[0]
+    return np.add.reduce(valid.astype(loss.dtype))
+
+
+def _class_call(
+    input: Any, target: Any, weight: Any, size_average: Any, ignore_index: Any, reduce: Any, reduction: Any
+) -> Any:
+    """``(x, valid, safe, unbatched)`` for the usual call of class indices (``x`` the scores
+    as (N, C), ``valid`` and ``safe`` those of :func:`_counted`), else None."""
+    if (
+        type(ignore_index) is not int
+        or not _INT64_MIN <= ignore_index <= _INT64_MAX
+        or not _class_rows(input, target, weight, size_average, reduce, reduction)
+    ):
+        return None
+    unbatched = input.ndim == 1
+    if unbatched:
+        input, target = input.reshape(1, -1), target.reshape(1)
+    counted = _counted(target, input.shape[1], ignore_index)
+    if counted is NotImplemented:
+        return None
+    return input, *counted, unbatched
+
+
+def _class_result(out: Any, unbatched: bool) -> Any:
+    """The result as an array: 0-D for a reduction, and for a (C,) input's 'none'."""
+    out = np.asarray(out)
+    return out.reshape(()) if unbatched else out
+
+
+def _nll_reduced(loss: Any, w_t: Any, valid: Any, reduction: str, unbatched: bool) -> Any:
+    """The body's ``_reduce_nll``: 'mean' over the weights of the counted targets."""
+    if reduction != "none":
+        total = np.add.reduce(loss)
+        loss = total if reduction == "sum" else total / _nll_denominator(loss, w_t, valid)
+    return _class_result(loss, unbatched)
+
+
+def nll_loss(
+    input: Any, target: Any, weight: Any, size_average: Any, ignore_index: Any, reduce: Any, reduction: Any
+) -> Any:
+    call = _class_call(input, target, weight, size_average, ignore_index, reduce, reduction)
+    if call is None:
+        return NotImplemented
+    x, valid, safe, unbatched = call
+    with np.errstate(all="ignore"):
+        loss, w_t = _nll_rows(x[np.arange(x.shape[0]), safe], weight, valid, safe)
+        return _nll_reduced(loss, w_t, valid, reduction, unbatched)
+
+
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any,
+    size_average: Any,
+    ignore_index: Any,
+    reduce: Any,
+    reduction: Any,
+    label_smoothing: Any,
+) -> Any:
+    if type(label_smoothing) not in (float, int) or not -_MODERATE < label_smoothing <= 1.0:
+        return NotImplemented
+    call = _class_call(input, target, weight, size_average, ignore_index, reduce, reduction)
+    if call is None:
+        return NotImplemented
+    x, valid, safe, unbatched = call
+    rows = np.arange(x.shape[0])
+    with np.errstate(all="ignore"):
+        lse = _normaliser(x)
+        if not label_smoothing > 0.0:  # a negative smoothing counts as none, as in torch
+            # Only the target's log-probability: logits[t] − logsumexp.
+            picked = x[rows, safe]
+            picked -= lse.reshape(-1)
+            loss, w_t = _nll_rows(picked, weight, valid, safe)
+            return _nll_reduced(loss, w_t, valid, reduction, unbatched)
+        logp = np.subtract(x, lse)
+        loss, w_t = _nll_rows(logp[rows, safe], weight, valid, safe)
+        # The uniform part −Σ_c w_c·logp_c, zero where the target is ignored.
+        if weight is not None:
+            logp *= weight
+        smooth = np.add.reduce(logp, axis=1)
+        np.negative(smooth, out=smooth)
+        if valid is not None:
+            smooth = np.where(valid, smooth, np.zeros_like(smooth))
+        if reduction == "none":
+            nll_part, smooth_part = loss, smooth
+        else:
+            nll_part, smooth_part = np.add.reduce(loss), np.add.reduce(smooth)
+        out = (1.0 - label_smoothing) * nll_part + smooth_part * (label_smoothing / x.shape[1])
+        if reduction == "mean":
+            out = out / _nll_denominator(loss, w_t, valid)
+        return _class_result(out, unbatched)
+
+
 KERNELS: dict[str, Callable[..., Any]] = {
     kernel.__name__: kernel
     for kernel in (
@@ -585,5 +772,7 @@ KERNELS: dict[str, Callable[..., Any]] = {
         kl_div,
         margin_ranking_loss,
         multi_margin_loss,
+        nll_loss,
+        cross_entropy,
     )
 }
