@@ -211,3 +211,54 @@ def test_cross_entropy_kernel_declines_unusual_smoothing(smoothing) -> None:
     arrays = {"input": np.zeros((3, 4)), "target": np.array([0, 1, 2])}
     kernel = KERNELS["cross_entropy"]
     assert _call_kernel(anyloss.cross_entropy, kernel, arrays, label_smoothing=smoothing) is NotImplemented
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (64, 1000), (7,)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.25])
+def test_cross_entropy_kernel_takes_probability_targets(
+    label_smoothing, weighted, reduction, dtype, shape
+) -> None:
+    """cross_entropy's kernel computes (not declines) class probabilities of the scores'
+    shape and dtype, with a weight and label smoothing, to the body's bits."""
+    rng = np.random.default_rng(sum(shape))
+    x = rng.normal(0.0, 3.0, shape).astype(dtype)
+    q = rng.uniform(0.0, 1.0, shape).astype(dtype)
+    arrays = {"input": x, "target": q / np.sum(q, axis=-1, keepdims=True)}
+    given = {"reduction": reduction, "label_smoothing": label_smoothing}
+    if weighted:
+        given["weight"] = rng.uniform(0.5, 2.0, shape[-1]).astype(dtype)
+    out = _call_kernel(anyloss.cross_entropy, KERNELS["cross_entropy"], arrays, **given)
+    assert out is not NotImplemented
+    with anyloss.native_paths(False), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = anyloss.cross_entropy(**arrays, **given)
+    assert type(out) is np.ndarray and (out.dtype, out.shape) == (expected.dtype, expected.shape)
+    assert out.tobytes() == expected.tobytes(), "not the same bits"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"target": np.full((3, 4), 0.25)},
+        {"weight": np.ones(3, dtype=np.float32)},
+        {"ignore_index": 0},
+        {"input": np.zeros((3, 4, 2), dtype=np.float32), "target": np.zeros((3, 4, 2), dtype=np.float32)},
+        {"input": np.zeros((0, 4), dtype=np.float32), "target": np.zeros((0, 4), dtype=np.float32)},
+        # A (1,) target of a (1,) input is a probability by its shape: an int64 one raises.
+        {"input": np.zeros(1, dtype=np.float32), "target": np.zeros(1, dtype=np.int64), "weight": None},
+    ],
+    ids=lambda c: "-".join(c),
+)
+def test_cross_entropy_kernel_declines_unusual_probability_targets(change) -> None:
+    """Probabilities of another dtype, a weight of another shape, a class ignore_index, spatial
+    or empty scores, an integer target of the scores' shape: the body checks them."""
+    arrays = {
+        "input": np.zeros((3, 4), dtype=np.float32),
+        "target": np.full((3, 4), 0.25, dtype=np.float32),
+        "weight": np.ones(4, dtype=np.float32),
+    }
+    kernel = KERNELS["cross_entropy"]
+    assert _call_kernel(anyloss.cross_entropy, kernel, {**arrays, **change}) is NotImplemented

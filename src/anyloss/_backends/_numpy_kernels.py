@@ -570,12 +570,13 @@ def _reduced_rows(loss: Any, reduction: str) -> Any:
     return np.asarray(total / loss.shape[0] if reduction == "mean" else total)
 
 
-# --- nll_loss and cross_entropy: class indices ------------------------------------------
+# --- nll_loss and cross_entropy ----------------------------------------------------------
 #
 # The usual call: float32/float64 scores (N, C), or (C,) with one target; int64 class indices
-# (N,), every one in [0, C) or ignore_index; an optional (C,) weight of the scores' dtype.
-# The kernels follow ``functional/_cross_entropy.py`` (``_nll_terms``, ``_reduce_nll``, the
-# label-smoothing mix) and NumPyBackend's log-softmax normaliser, operation for operation.
+# (N,), every one in [0, C) or ignore_index (cross_entropy: or class probabilities of the
+# scores' shape and dtype); an optional (C,) weight of the scores' dtype.  The kernels follow
+# ``functional/_cross_entropy.py`` (``_nll_terms``, ``_reduce_nll``, the label-smoothing mix,
+# ``_probability_targets``) and NumPyBackend's log-softmax normaliser, operation for operation.
 
 #: ignore_index is compared with int64 targets: a plain int of that range.
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -602,6 +603,11 @@ def _class_rows(input: Any, target: Any, weight: Any, size_average: Any, reduce:
             return False
     elif input.ndim != 1 or target.shape not in ((), (1,)):
         return False
+    return _class_weight(weight, input)
+
+
+def _class_weight(weight: Any, input: Any) -> bool:
+    """None, or a (C,) NumPy array of ``input``'s dtype, C the last axis of ``input``."""
     return weight is None or (
         type(weight) is np.ndarray and weight.dtype == input.dtype and weight.shape == input.shape[-1:]
     )
@@ -725,6 +731,11 @@ def cross_entropy(
 ) -> Any:
     if type(label_smoothing) not in (float, int) or not -_MODERATE < label_smoothing <= 1.0:
         return NotImplemented
+    if type(input) is np.ndarray and type(target) is np.ndarray and target.shape == input.shape:
+        # Told apart by the shape alone, as the body does (a (1,) target of a (1,) input too).
+        return _probability_targets(
+            input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing
+        )
     call = _class_call(input, target, weight, size_average, ignore_index, reduce, reduction)
     if call is None:
         return NotImplemented
@@ -755,6 +766,51 @@ def cross_entropy(
         if reduction == "mean":
             out = out / _nll_denominator(loss, w_t, valid)
         return _class_result(out, unbatched)
+
+
+def _probability_targets(
+    input: Any,
+    target: Any,
+    weight: Any,
+    size_average: Any,
+    ignore_index: Any,
+    reduce: Any,
+    reduction: Any,
+    label_smoothing: float,
+) -> Any:
+    """cross_entropy of class probabilities (a ``target`` of ``input``'s shape, (N, C) or
+    (C,), and dtype): the body's ``_probability_targets``, ``−Σ_c w_c·q_c·logp_c``."""
+    if (
+        size_average is not None
+        or reduce is not None
+        or type(ignore_index) is not int
+        or ignore_index >= 0  # the body raises: ignore_index is for class indices
+        or type(reduction) is not str
+        or reduction not in _REDUCTIONS
+        or input.dtype not in _FLOATS
+        or input.ndim not in (1, 2)
+        or input.size == 0
+        or target.dtype != input.dtype
+        or not _class_weight(weight, input)
+    ):
+        return NotImplemented
+    unbatched = input.ndim == 1
+    if unbatched:
+        input, target = input.reshape(1, -1), target.reshape(1, -1)
+    with np.errstate(all="ignore"):
+        terms = np.subtract(input, _normaliser(input))
+        q = target
+        if label_smoothing > 0.0:
+            q = q * (1.0 - label_smoothing) + label_smoothing / input.shape[1]
+        # A product, as the body's: a −inf logit of zero probability gives NaN there too.
+        terms *= q
+        if weight is not None:
+            terms *= weight
+        if reduction == "none":
+            loss = np.add.reduce(terms, axis=1)
+            return _class_result(np.negative(loss, out=loss), unbatched)
+        total = -np.add.reduce(terms, axis=None)
+        return _class_result(total / input.shape[0] if reduction == "mean" else total, unbatched)
 
 
 KERNELS: dict[str, Callable[..., Any]] = {
