@@ -572,20 +572,23 @@ def _reduced_rows(loss: Any, reduction: str) -> Any:
 
 # --- nll_loss and cross_entropy ----------------------------------------------------------
 #
-# The usual call: float32/float64 scores (N, C), or (C,) with one target; int64 class indices
-# (N,), every one in [0, C) or ignore_index (cross_entropy: or class probabilities of the
-# scores' shape and dtype); an optional (C,) weight of the scores' dtype.  The kernels follow
-# ``functional/_cross_entropy.py`` (``_nll_terms``, ``_reduce_nll``, the label-smoothing mix,
-# ``_probability_targets``) and NumPyBackend's log-softmax normaliser, operation for operation.
+# The usual call: float32/float64 scores (N, C, d1, ..., dK), or (C,) with one target; int64
+# class indices (N, d1, ..., dK), every one in [0, C) or ignore_index (cross_entropy: or class
+# probabilities of the scores' shape and dtype); an optional (C,) weight of the scores' dtype.
+# The kernels follow ``functional/_cross_entropy.py`` (``_nll_terms``, ``_reduce_nll``, the
+# label-smoothing mix, ``_probability_targets``) and NumPyBackend's log-softmax normaliser,
+# operation for operation.  A reduction over all elements (axis=None) adds them in their
+# order in memory, so spatial arrays (K ≥ 1) are taken C-contiguous only: every temporary is
+# then laid out as the body's.
 
 #: ignore_index is compared with int64 targets: a plain int of that range.
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _class_rows(input: Any, target: Any, weight: Any, size_average: Any, reduce: Any, reduction: Any) -> bool:
-    """The usual call of class indices: ``input`` (N, C) or (C,) float, not empty; ``target``
-    int64 of shape (N,) (``()`` or ``(1,)`` for a (C,) input); ``weight`` None or (C,) of
-    ``input``'s dtype; one of the three reductions, the legacy flags left out."""
+def _class_scores(input: Any, weight: Any, size_average: Any, reduce: Any, reduction: Any) -> bool:
+    """The scores and options of the usual call: ``input`` a non-empty float NumPy array
+    (C,), (N, C) or C-contiguous (N, C, d1, ..., dK); ``weight`` None or (C,) of its dtype;
+    one of the three reductions; the legacy flags left out."""
     if (
         size_average is not None
         or reduce is not None
@@ -593,23 +596,27 @@ def _class_rows(input: Any, target: Any, weight: Any, size_average: Any, reduce:
         or reduction not in _REDUCTIONS
         or type(input) is not np.ndarray
         or input.dtype not in _FLOATS
+        or input.ndim == 0
         or input.size == 0
-        or type(target) is not np.ndarray
-        or target.dtype != np.int64
+        or (input.ndim > 2 and not input.flags.c_contiguous)
     ):
         return False
-    if input.ndim == 2:
-        if target.shape != input.shape[:1]:
-            return False
-    elif input.ndim != 1 or target.shape not in ((), (1,)):
-        return False
-    return _class_weight(weight, input)
-
-
-def _class_weight(weight: Any, input: Any) -> bool:
-    """None, or a (C,) NumPy array of ``input``'s dtype, C the last axis of ``input``."""
     return weight is None or (
-        type(weight) is np.ndarray and weight.dtype == input.dtype and weight.shape == input.shape[-1:]
+        type(weight) is np.ndarray
+        and weight.dtype == input.dtype
+        and weight.shape == (input.shape[1] if input.ndim > 1 else input.shape[0],)
+    )
+
+
+def _class_indices(input: Any, target: Any) -> bool:
+    """An int64 NumPy array of class indices for ``input``: (N, d1, ..., dK) (C-contiguous
+    when K ≥ 1), ``()`` or ``(1,)`` for a (C,) input."""
+    if type(target) is not np.ndarray or target.dtype != np.int64:
+        return False
+    if input.ndim == 1:
+        return target.shape in ((), (1,))
+    return target.shape == input.shape[:1] + input.shape[2:] and (
+        input.ndim == 2 or target.flags.c_contiguous
     )
 
 
@@ -618,20 +625,20 @@ def _counted(t: Any, n_classes: int, ignore_index: int) -> Any:
     targets with 0 in place of the ignored ones; NotImplemented when a counted target lies
     outside [0, C) (the body raises torch's IndexError).  One reduction for the usual call:
     seen as unsigned, a negative index is above every class."""
-    if np.maximum.reduce(t.view(np.uint64)) < n_classes and not 0 <= ignore_index < n_classes:
+    if np.maximum.reduce(t.view(np.uint64), axis=None) < n_classes and not 0 <= ignore_index < n_classes:
         return None, t
     valid = np.not_equal(t, ignore_index)
     safe = np.where(valid, t, 0)
-    if not np.maximum.reduce(safe.view(np.uint64)) < n_classes:
+    if not np.maximum.reduce(safe.view(np.uint64), axis=None) < n_classes:
         return NotImplemented
-    if np.logical_and.reduce(valid):
+    if np.logical_and.reduce(valid, axis=None):
         return None, t
     return valid, safe
 
 
 def _normaliser(x: Any) -> Any:
-    """What the body's log_softmax subtracts from each row of ``x`` (N, C), kept (N, 1): the
-    max-shifted log-sum-exp, NaN where the row's maximum is infinite."""
+    """What the body's log_softmax subtracts from ``x`` along the class axis 1, kept: the
+    max-shifted log-sum-exp, NaN where the maximum is infinite."""
     m = np.maximum.reduce(x, axis=1, keepdims=True)
     # A finite sum says every maximum is finite (one overflowing to inf takes the long way).
     every_finite = math.isfinite(np.add.reduce(m, axis=None))
@@ -643,14 +650,26 @@ def _normaliser(x: Any) -> Any:
     lse += m
     if not every_finite:
         lse = np.where(np.isfinite(lse) | np.isnan(lse), lse, lse - lse)
-    # With every maximum finite, every row holds no NaN and a 1 among its exponentials:
-    # its sum lies in [1, C] and the normaliser is finite, which the body's where keeps.
+    # With every maximum finite, no NaN is summed and one exponential is 1: the sum lies in
+    # [1, C] and the normaliser is finite, which the body's where keeps.
     return lse
 
 
-def _nll_rows(picked: Any, weight: Any, valid: Any, safe: Any) -> tuple[Any, Any]:
+def _gathered(x: Any, index: Any) -> Any:
+    """``x`` at class ``index`` along axis 1, a new array (the body's gather_class)."""
+    if x.ndim == 2:
+        return x[np.arange(x.shape[0]), index]
+    return np.take_along_axis(x, np.expand_dims(index, 1), axis=1)[:, 0]
+
+
+def _class_axis(weight: Any, ndim: int) -> Any:
+    """The (C,) ``weight`` along the class axis 1 of an ``ndim``-D array."""
+    return weight.reshape((-1,) + (1,) * (ndim - 2))
+
+
+def _nll_terms(picked: Any, weight: Any, valid: Any, safe: Any) -> tuple[Any, Any]:
     """``(loss, w_t)``: ``−w[t]·picked`` (0 where ignored) and the weights ``w[t]`` (0 where
-    ignored; None without weight), ``picked`` (N,) owned and overwritten."""
+    ignored; None without weight), ``picked`` owned and overwritten."""
     w_t = None
     if weight is not None:
         w_t = weight[safe]
@@ -665,23 +684,24 @@ def _nll_rows(picked: Any, weight: Any, valid: Any, safe: Any) -> tuple[Any, Any
 
 def _nll_denominator(loss: Any, w_t: Any, valid: Any) -> Any:
     """The 'mean' denominator: the summed weights of the counted targets, or their number
-    (the row count as a Python int when all count, the sum of a 0/1 array otherwise)."""
+    (a Python int when all count, the sum of a 0/1 array otherwise)."""
     if w_t is not None:
-        return np.add.reduce(w_t)
+        return np.add.reduce(w_t, axis=None)
     if valid is None:
-        return loss.shape[0]
-    return np.add.reduce(valid.astype(loss.dtype))
+        return loss.size
+    return np.add.reduce(valid.astype(loss.dtype), axis=None)
 
 
 def _class_call(
     input: Any, target: Any, weight: Any, size_average: Any, ignore_index: Any, reduce: Any, reduction: Any
 ) -> Any:
     """``(x, valid, safe, unbatched)`` for the usual call of class indices (``x`` the scores
-    as (N, C), ``valid`` and ``safe`` those of :func:`_counted`), else None."""
+    with a batch axis, ``valid`` and ``safe`` those of :func:`_counted`), else None."""
     if (
         type(ignore_index) is not int
         or not _INT64_MIN <= ignore_index <= _INT64_MAX
-        or not _class_rows(input, target, weight, size_average, reduce, reduction)
+        or not _class_scores(input, weight, size_average, reduce, reduction)
+        or not _class_indices(input, target)
     ):
         return None
     unbatched = input.ndim == 1
@@ -702,7 +722,7 @@ def _class_result(out: Any, unbatched: bool) -> Any:
 def _nll_reduced(loss: Any, w_t: Any, valid: Any, reduction: str, unbatched: bool) -> Any:
     """The body's ``_reduce_nll``: 'mean' over the weights of the counted targets."""
     if reduction != "none":
-        total = np.add.reduce(loss)
+        total = np.add.reduce(loss, axis=None)
         loss = total if reduction == "sum" else total / _nll_denominator(loss, w_t, valid)
     return _class_result(loss, unbatched)
 
@@ -715,7 +735,7 @@ def nll_loss(
         return NotImplemented
     x, valid, safe, unbatched = call
     with np.errstate(all="ignore"):
-        loss, w_t = _nll_rows(x[np.arange(x.shape[0]), safe], weight, valid, safe)
+        loss, w_t = _nll_terms(_gathered(x, safe), weight, valid, safe)
         return _nll_reduced(loss, w_t, valid, reduction, unbatched)
 
 
@@ -733,27 +753,26 @@ def cross_entropy(
         return NotImplemented
     if type(input) is np.ndarray and type(target) is np.ndarray and target.shape == input.shape:
         # Told apart by the shape alone, as the body does (a (1,) target of a (1,) input too).
-        return _probability_targets(
-            input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing
-        )
+        if not _class_scores(input, weight, size_average, reduce, reduction):
+            return NotImplemented
+        return _probability_targets(input, target, weight, ignore_index, reduction, label_smoothing)
     call = _class_call(input, target, weight, size_average, ignore_index, reduce, reduction)
     if call is None:
         return NotImplemented
     x, valid, safe, unbatched = call
-    rows = np.arange(x.shape[0])
     with np.errstate(all="ignore"):
         lse = _normaliser(x)
         if not label_smoothing > 0.0:  # a negative smoothing counts as none, as in torch
             # Only the target's log-probability: logits[t] − logsumexp.
-            picked = x[rows, safe]
-            picked -= lse.reshape(-1)
-            loss, w_t = _nll_rows(picked, weight, valid, safe)
+            picked = _gathered(x, safe)
+            picked -= lse[:, 0]
+            loss, w_t = _nll_terms(picked, weight, valid, safe)
             return _nll_reduced(loss, w_t, valid, reduction, unbatched)
         logp = np.subtract(x, lse)
-        loss, w_t = _nll_rows(logp[rows, safe], weight, valid, safe)
+        loss, w_t = _nll_terms(_gathered(logp, safe), weight, valid, safe)
         # The uniform part −Σ_c w_c·logp_c, zero where the target is ignored.
         if weight is not None:
-            logp *= weight
+            logp *= _class_axis(weight, logp.ndim)
         smooth = np.add.reduce(logp, axis=1)
         np.negative(smooth, out=smooth)
         if valid is not None:
@@ -761,7 +780,7 @@ def cross_entropy(
         if reduction == "none":
             nll_part, smooth_part = loss, smooth
         else:
-            nll_part, smooth_part = np.add.reduce(loss), np.add.reduce(smooth)
+            nll_part, smooth_part = np.add.reduce(loss, axis=None), np.add.reduce(smooth, axis=None)
         out = (1.0 - label_smoothing) * nll_part + smooth_part * (label_smoothing / x.shape[1])
         if reduction == "mean":
             out = out / _nll_denominator(loss, w_t, valid)
@@ -769,48 +788,36 @@ def cross_entropy(
 
 
 def _probability_targets(
-    input: Any,
-    target: Any,
-    weight: Any,
-    size_average: Any,
-    ignore_index: Any,
-    reduce: Any,
-    reduction: Any,
-    label_smoothing: float,
+    input: Any, target: Any, weight: Any, ignore_index: Any, reduction: str, label_smoothing: float
 ) -> Any:
-    """cross_entropy of class probabilities (a ``target`` of ``input``'s shape, (N, C) or
-    (C,), and dtype): the body's ``_probability_targets``, ``−Σ_c w_c·q_c·logp_c``."""
+    """cross_entropy of class probabilities (a ``target`` of ``input``'s shape and dtype):
+    the body's ``_probability_targets``, ``−Σ_c w_c·q_c·logp_c``."""
     if (
-        size_average is not None
-        or reduce is not None
-        or type(ignore_index) is not int
+        type(ignore_index) is not int
         or ignore_index >= 0  # the body raises: ignore_index is for class indices
-        or type(reduction) is not str
-        or reduction not in _REDUCTIONS
-        or input.dtype not in _FLOATS
-        or input.ndim not in (1, 2)
-        or input.size == 0
         or target.dtype != input.dtype
-        or not _class_weight(weight, input)
+        or (input.ndim > 2 and not target.flags.c_contiguous)
     ):
         return NotImplemented
     unbatched = input.ndim == 1
     if unbatched:
         input, target = input.reshape(1, -1), target.reshape(1, -1)
+    n_classes = input.shape[1]
     with np.errstate(all="ignore"):
-        terms = np.subtract(input, _normaliser(input))
+        logp = np.subtract(input, _normaliser(input))
         q = target
         if label_smoothing > 0.0:
-            q = q * (1.0 - label_smoothing) + label_smoothing / input.shape[1]
+            q = q * (1.0 - label_smoothing) + label_smoothing / n_classes
         # A product, as the body's: a −inf logit of zero probability gives NaN there too.
-        terms *= q
+        # In place where both lie alike, so the terms are laid out as the body's product.
+        terms = np.multiply(logp, q, out=logp if q.strides == logp.strides else None)
         if weight is not None:
-            terms *= weight
+            terms *= _class_axis(weight, terms.ndim)
         if reduction == "none":
             loss = np.add.reduce(terms, axis=1)
             return _class_result(np.negative(loss, out=loss), unbatched)
         total = -np.add.reduce(terms, axis=None)
-        return _class_result(total / input.shape[0] if reduction == "mean" else total, unbatched)
+        return _class_result(total / (terms.size // n_classes) if reduction == "mean" else total, unbatched)
 
 
 KERNELS: dict[str, Callable[..., Any]] = {
