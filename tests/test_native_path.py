@@ -129,11 +129,13 @@ CLASS_INDEX_OPTIONS = [
 ]
 
 #: Score shapes ((C,), (N, C), (N, C, d1, d2)) and layouts: C-contiguous, and for (N, C)
-#: also Fortran order and every other column of a wider array.
+#: also Fortran order and every other column of a wider array.  (128, 1000) is large enough
+#: for the log-sum-exp by blocks of rows (``_numpy_kernels.BLOCKED_MIN``).
 SCORE_LAYOUTS = [
     ((7,), "C"),
     ((5, 7), "C"),
     ((64, 1000), "C"),
+    ((128, 1000), "C"),
     ((6, 5, 4, 3), "C"),
     ((5, 7), "F"),
     ((5, 7), "strided"),
@@ -311,3 +313,28 @@ def test_cross_entropy_kernel_declines_unusual_probability_targets(change) -> No
     }
     kernel = KERNELS["cross_entropy"]
     assert _call_kernel(anyloss.cross_entropy, kernel, {**arrays, **change}) is NotImplemented
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (128, 1000)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("probabilities", [False, True], ids=["indices", "probabilities"])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_cross_entropy_kernel_takes_non_finite_logits(shape, probabilities, reduction) -> None:
+    """Rows whose maximum is +inf, −inf (every logit) or NaN, and a −inf logit, small and
+    large (the log-sum-exp by blocks): the body's bits, NaN where torch has NaN."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 3.0, shape).astype(np.float32)
+    x[0, 1] = np.inf
+    x[1] = -np.inf
+    x[2, 3] = np.nan
+    x[3, 0] = -np.inf
+    target = (
+        rng.uniform(0.0, 1.0, shape).astype(np.float32)
+        if probabilities
+        else rng.integers(1, shape[1], shape[0])
+    )
+    arrays = {"input": x, "target": target}
+    out = _call_kernel(anyloss.cross_entropy, KERNELS["cross_entropy"], arrays, reduction=reduction)
+    _assert_same_bits(out, anyloss.cross_entropy, arrays, {"reduction": reduction})
+    if reduction == "none":
+        # A −inf logit of a probability above 0 costs inf; off an index target, nothing.
+        assert np.isnan(out[:3]).all() and (np.isinf(out[3]) if probabilities else np.isfinite(out[3:]).all())

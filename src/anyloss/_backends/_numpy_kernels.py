@@ -638,20 +638,27 @@ def _counted(t: Any, n_classes: int, ignore_index: int) -> Any:
 
 def _normaliser(x: Any) -> Any:
     """What the body's log_softmax subtracts from ``x`` along the class axis 1, kept: the
-    max-shifted log-sum-exp, NaN where the maximum is infinite."""
-    m = np.maximum.reduce(x, axis=1, keepdims=True)
-    # A finite sum says every maximum is finite (one overflowing to inf takes the long way).
-    every_finite = math.isfinite(np.add.reduce(m, axis=None))
-    if not every_finite:
-        m = np.where(np.isfinite(m), m, np.zeros_like(m))
-    shifted = np.subtract(x, m)  # the one full-size temporary, exponentiated in place
-    np.exp(shifted, out=shifted)
-    lse = np.log(np.add.reduce(shifted, axis=1, keepdims=True))
-    lse += m
+    max-shifted log-sum-exp (:func:`logsumexp`), NaN where the maximum is infinite."""
+    if x.size >= BLOCKED_MIN:
+        # The body's own, by blocks of rows on several threads.
+        lse = logsumexp(x, 1, True)
+        every_finite = math.isfinite(np.add.reduce(lse, axis=None))
+    else:
+        # logsumexp's whole-array form, in ufunc calls (np.max and np.sum cost several
+        # times the arithmetic of a small array).
+        m = np.maximum.reduce(x, axis=1, keepdims=True)
+        every_finite = math.isfinite(np.add.reduce(m, axis=None))
+        if not every_finite:
+            m = np.where(np.isfinite(m), m, np.zeros_like(m))
+        shifted = np.subtract(x, m)  # the one full-size temporary, exponentiated in place
+        np.exp(shifted, out=shifted)
+        lse = np.log(np.add.reduce(shifted, axis=1, keepdims=True))
+        lse += m
+    # The normaliser is infinite only where a maximum is: with every maximum finite (their
+    # sum finite; one overflowing to inf takes the long way), no NaN is summed and one
+    # exponential is 1, so the sum lies in [1, C] and the body's where changes nothing.
     if not every_finite:
         lse = np.where(np.isfinite(lse) | np.isnan(lse), lse, lse - lse)
-    # With every maximum finite, no NaN is summed and one exponential is 1: the sum lies in
-    # [1, C] and the normaliser is finite, which the body's where keeps.
     return lse
 
 
