@@ -1,4 +1,4 @@
-"""NumPy's native kernels: the elementwise losses' usual call, decided in a few type checks.
+"""NumPy's native kernels: a loss's usual call (elementwise or of class scores), told in a few checks.
 
 A loss body validates its arguments as torch does, one check at a time, which on a small
 array costs several times the arithmetic.  Most calls have one signature that needs none
