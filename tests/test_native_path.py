@@ -79,7 +79,7 @@ def test_numpy_kernel_equals_generic_body(case) -> None:
 
 
 #: The kernels whose usual target is one class index per row.
-CLASS_INDEX_TARGETS = frozenset({"multi_margin_loss"})
+CLASS_INDEX_TARGETS = frozenset({"multi_margin_loss", "nll_loss", "cross_entropy"})
 
 
 def test_numpy_kernels_take_the_usual_call() -> None:
@@ -111,3 +111,231 @@ def _call_kernel(body, kernel, arrays, **given):
     }
     values = {**defaults, **arrays, **given}
     return kernel(*(values[k] for k in inspect.signature(kernel).parameters))
+
+
+#: The class-index options each cross-entropy kernel takes: a weight, ignored targets
+#: (-100, or a valid class), label smoothing.
+CLASS_INDEX_OPTIONS = [
+    {},
+    {"weight": True},
+    {"ignored": -100},
+    {"ignored": -100, "weight": True},
+    {"ignored": 3},
+    {"ignored": 3, "weight": True},
+    {"every_target_ignored": True},
+    {"every_target_ignored": True, "weight": True},
+    {"label_smoothing": 0.1},
+    {"label_smoothing": 0.1, "weight": True, "ignored": -100},
+]
+
+#: Score shapes ((C,), (N, C), (N, C, d1, d2)) and layouts: C-contiguous, and for (N, C)
+#: also Fortran order and every other column of a wider array.  (128, 1000) is large enough
+#: for the log-sum-exp by blocks of rows (``_numpy_kernels.BLOCKED_MIN``).
+SCORE_LAYOUTS = [
+    ((7,), "C"),
+    ((5, 7), "C"),
+    ((64, 1000), "C"),
+    ((128, 1000), "C"),
+    ((6, 5, 4, 3), "C"),
+    ((5, 7), "F"),
+    ((5, 7), "strided"),
+    ((128, 1000), "F"),
+]
+
+
+def _laid_out(x, layout):
+    """``x``'s values in ``layout``: "C", "F", or "strided" (every other column of a wider array)."""
+    if layout == "F":
+        return np.asfortranarray(x)
+    if layout == "strided":
+        wide = np.zeros((x.shape[0], 2 * x.shape[1]), dtype=x.dtype)
+        wide[:, ::2] = x
+        return wide[:, ::2]
+    return np.ascontiguousarray(x)
+
+
+def _assert_same_bits(out, body, arrays, given) -> None:
+    assert out is not NotImplemented
+    with anyloss.native_paths(False), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = body(**arrays, **given)
+    assert type(out) is np.ndarray and (out.dtype, out.shape) == (expected.dtype, expected.shape)
+    assert out.tobytes() == expected.tobytes(), "not the same bits"
+
+
+@pytest.mark.parametrize(
+    "shape,layout", SCORE_LAYOUTS, ids=["x".join(map(str, s)) + "-" + o for s, o in SCORE_LAYOUTS]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize(
+    "name,options",
+    [
+        (name, options)
+        for name in ("nll_loss", "cross_entropy")
+        for options in CLASS_INDEX_OPTIONS
+        if name == "cross_entropy" or "label_smoothing" not in options
+    ],
+    ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}={v[k]}" for k in v) or "plain",
+)
+def test_class_index_kernels_take_their_options(name, options, reduction, dtype, shape, layout) -> None:
+    """nll_loss's and cross_entropy's kernels compute (not decline) the usual call of class
+    indices with a weight, ignored targets (all of them too: 'mean' is NaN), label
+    smoothing, each reduction and float dtype, (C,), (N, C) (in any layout) or spatial
+    scores, to the body's bits."""
+    rng = np.random.default_rng(sum(shape))
+    class_axis = 1 if len(shape) > 1 else 0
+    n_classes = shape[class_axis]
+    x = rng.normal(0.0, 3.0, shape).astype(dtype)
+    if name == "nll_loss":
+        x = x - np.log(np.sum(np.exp(x), axis=class_axis, keepdims=True))
+    x = _laid_out(x, layout)
+    target_shape = shape[:class_axis] + shape[class_axis + 1 :]
+    target = rng.integers(0, n_classes, target_shape)
+    given = {"reduction": reduction}
+    if options.get("weight"):
+        given["weight"] = rng.uniform(0.5, 2.0, n_classes).astype(dtype)
+    if "ignored" in options:
+        given["ignore_index"] = options["ignored"]
+        target.reshape(-1)[::3] = options["ignored"]
+    if options.get("every_target_ignored"):
+        target[...] = -100
+    if "label_smoothing" in options:
+        given["label_smoothing"] = options["label_smoothing"]
+    arrays = {"input": x, "target": target}
+    assert x.flags.f_contiguous if layout == "F" else x.flags.c_contiguous == (layout == "C")
+    body = getattr(anyloss, name)
+    out = _call_kernel(body, KERNELS[name], arrays, **given)
+    _assert_same_bits(out, body, arrays, given)
+    if options.get("every_target_ignored") and reduction == "mean":
+        assert np.isnan(out)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"target": np.array([0, 1, 7])},
+        {"target": np.array([0, -1, 2])},
+        {"target": np.array([0, 1, 2], dtype=np.int32)},
+        {"weight": np.ones(4)},
+        {"weight": np.ones(3, dtype=np.float32)},
+        {"input": np.zeros((3, 4, 2), dtype=np.float32), "target": np.zeros((3, 3), dtype=np.int64)},
+        {"input": np.zeros((3, 4), dtype=np.float16)},
+        {"input": np.zeros((0, 4), dtype=np.float32), "target": np.zeros(0, dtype=np.int64)},
+        {"ignore_index": True},
+        {"ignore_index": 2**64},
+        {"size_average": False},
+        {"reduction": "elementwise_mean"},
+    ],
+    ids=lambda c: "-".join(c),
+)
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+def test_class_index_kernels_decline_what_the_body_must_check(name, change) -> None:
+    """A class index out of range (ignored or not), another target dtype, a weight of
+    another dtype or shape, a spatial target of another shape, half or empty scores,
+    options of other types or ranges: the body runs and checks them."""
+    arrays = {
+        "input": np.zeros((3, 4), dtype=np.float32),
+        "target": np.array([0, 1, 2]),
+        "weight": np.ones(4, dtype=np.float32),
+    }
+    assert _call_kernel(getattr(anyloss, name), KERNELS[name], {**arrays, **change}) is NotImplemented
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+def test_class_index_kernels_decline_spatial_arrays_not_c_contiguous(name) -> None:
+    """Spatial scores or targets in another layout: their sums would add in another order."""
+    x = np.zeros((3, 4, 2), dtype=np.float32)
+    t = np.zeros((3, 2), dtype=np.int64)
+    kernel, body = KERNELS[name], getattr(anyloss, name)
+    assert _call_kernel(body, kernel, {"input": x, "target": t}) is not NotImplemented
+    assert _call_kernel(body, kernel, {"input": np.asfortranarray(x), "target": t}) is NotImplemented
+    assert _call_kernel(body, kernel, {"input": x, "target": np.asfortranarray(t)}) is NotImplemented
+
+
+@pytest.mark.parametrize("smoothing", [1.5, float("nan"), "0.1"])
+def test_cross_entropy_kernel_declines_unusual_smoothing(smoothing) -> None:
+    arrays = {"input": np.zeros((3, 4)), "target": np.array([0, 1, 2])}
+    kernel = KERNELS["cross_entropy"]
+    assert _call_kernel(anyloss.cross_entropy, kernel, arrays, label_smoothing=smoothing) is NotImplemented
+
+
+@pytest.mark.parametrize(
+    "shape,layout", SCORE_LAYOUTS, ids=["x".join(map(str, s)) + "-" + o for s, o in SCORE_LAYOUTS]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.25])
+def test_cross_entropy_kernel_takes_probability_targets(
+    label_smoothing, weighted, reduction, dtype, shape, layout
+) -> None:
+    """cross_entropy's kernel computes (not declines) class probabilities of the scores'
+    shape and dtype (in C order whatever the scores' layout), with a weight and label
+    smoothing, to the body's bits."""
+    rng = np.random.default_rng(sum(shape))
+    class_axis = 1 if len(shape) > 1 else 0
+    q = rng.uniform(0.0, 1.0, shape).astype(dtype)
+    arrays = {
+        "input": _laid_out(rng.normal(0.0, 3.0, shape).astype(dtype), layout),
+        "target": q / np.sum(q, axis=class_axis, keepdims=True),
+    }
+    given = {"reduction": reduction, "label_smoothing": label_smoothing}
+    if weighted:
+        given["weight"] = rng.uniform(0.5, 2.0, shape[class_axis]).astype(dtype)
+    out = _call_kernel(anyloss.cross_entropy, KERNELS["cross_entropy"], arrays, **given)
+    _assert_same_bits(out, anyloss.cross_entropy, arrays, given)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"target": np.full((3, 4), 0.25)},
+        {"weight": np.ones(3, dtype=np.float32)},
+        {"ignore_index": 0},
+        {"input": np.zeros((0, 4), dtype=np.float32), "target": np.zeros((0, 4), dtype=np.float32)},
+        {
+            "input": np.zeros((3, 4, 2), dtype=np.float32),
+            "target": np.asfortranarray(np.zeros((3, 4, 2), dtype=np.float32)),
+        },
+        # A (1,) target of a (1,) input is a probability by its shape: an int64 one raises.
+        {"input": np.zeros(1, dtype=np.float32), "target": np.zeros(1, dtype=np.int64), "weight": None},
+    ],
+    ids=lambda c: "-".join(c),
+)
+def test_cross_entropy_kernel_declines_unusual_probability_targets(change) -> None:
+    """Probabilities of another dtype, a weight of another shape, a class ignore_index,
+    empty scores, spatial probabilities not C-contiguous, an integer target of the scores'
+    shape: the body checks them."""
+    arrays = {
+        "input": np.zeros((3, 4), dtype=np.float32),
+        "target": np.full((3, 4), 0.25, dtype=np.float32),
+        "weight": np.ones(4, dtype=np.float32),
+    }
+    kernel = KERNELS["cross_entropy"]
+    assert _call_kernel(anyloss.cross_entropy, kernel, {**arrays, **change}) is NotImplemented
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (128, 1000)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("probabilities", [False, True], ids=["indices", "probabilities"])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_cross_entropy_kernel_takes_non_finite_logits(shape, probabilities, reduction) -> None:
+    """Rows whose maximum is +inf, −inf (every logit) or NaN, and a −inf logit, small and
+    large (the log-sum-exp by blocks): the body's bits, NaN where torch has NaN."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 3.0, shape).astype(np.float32)
+    x[0, 1] = np.inf
+    x[1] = -np.inf
+    x[2, 3] = np.nan
+    x[3, 0] = -np.inf
+    target = (
+        rng.uniform(0.0, 1.0, shape).astype(np.float32)
+        if probabilities
+        else rng.integers(1, shape[1], shape[0])
+    )
+    arrays = {"input": x, "target": target}
+    out = _call_kernel(anyloss.cross_entropy, KERNELS["cross_entropy"], arrays, reduction=reduction)
+    _assert_same_bits(out, anyloss.cross_entropy, arrays, {"reduction": reduction})
+    if reduction == "none":
+        # A −inf logit of a probability above 0 costs inf; off an index target, nothing.
+        assert np.isnan(out[:3]).all() and (np.isinf(out[3]) if probabilities else np.isfinite(out[3:]).all())

@@ -23,8 +23,9 @@ import anyloss
 from anyloss import _threads
 from anyloss._backends import _numpy_kernels as kernels
 
-#: The kernels computed by ``_elementwise`` (multi_margin_loss works by rows).
-ELEMENTWISE = sorted(set(kernels.KERNELS) - {"multi_margin_loss"})
+#: The kernels computed by ``_elementwise`` (multi_margin_loss, nll_loss and cross_entropy
+#: work by rows of class scores).
+ELEMENTWISE = sorted(set(kernels.KERNELS) - {"multi_margin_loss", "nll_loss", "cross_entropy"})
 
 
 @pytest.fixture

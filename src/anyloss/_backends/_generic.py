@@ -396,7 +396,7 @@ class NumPyBackend(Backend):
     """
 
     def native(self, name: str) -> Callable[..., Any] | None:
-        # The elementwise losses' usual call, the body's formula without its checks
+        # A loss's usual call (elementwise or of class scores), the body's formula without its checks
         # (anyloss._backends._numpy_kernels), or None.
         return _numpy_kernels.KERNELS.get(name)
 

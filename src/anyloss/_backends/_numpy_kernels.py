@@ -1,4 +1,4 @@
-"""NumPy's native kernels: the elementwise losses' usual call, decided in a few type checks.
+"""NumPy's native kernels: a loss's usual call (elementwise or of class scores), told in a few checks.
 
 A loss body validates its arguments as torch does, one check at a time, which on a small
 array costs several times the arithmetic.  Most calls have one signature that needs none
@@ -570,6 +570,263 @@ def _reduced_rows(loss: Any, reduction: str) -> Any:
     return np.asarray(total / loss.shape[0] if reduction == "mean" else total)
 
 
+# --- nll_loss and cross_entropy ----------------------------------------------------------
+#
+# The usual call: float32/float64 scores (N, C, d1, ..., dK), or (C,) with one target; int64
+# class indices (N, d1, ..., dK), every one in [0, C) or ignore_index (cross_entropy: or class
+# probabilities of the scores' shape and dtype); an optional (C,) weight of the scores' dtype.
+# The kernels follow ``functional/_cross_entropy.py`` (``_nll_terms``, ``_reduce_nll``, the
+# label-smoothing mix, ``_probability_targets``) and NumPyBackend's log-softmax normaliser,
+# operation for operation.  A reduction over all elements (axis=None) adds them in their
+# order in memory, so spatial arrays (K ≥ 1) are taken C-contiguous only: every temporary is
+# then laid out as the body's.
+
+#: ignore_index is compared with int64 targets: a plain int of that range.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _class_scores(input: Any, weight: Any, size_average: Any, reduce: Any, reduction: Any) -> bool:
+    """The scores and options of the usual call: ``input`` a non-empty float NumPy array
+    (C,), (N, C) or C-contiguous (N, C, d1, ..., dK); ``weight`` None or (C,) of its dtype;
+    one of the three reductions; the legacy flags left out."""
+    if (
+        size_average is not None
+        or reduce is not None
+        or type(reduction) is not str
+        or reduction not in _REDUCTIONS
+        or type(input) is not np.ndarray
+        or input.dtype not in _FLOATS
+        or input.ndim == 0
+        or input.size == 0
+        or (input.ndim > 2 and not input.flags.c_contiguous)
+    ):
+        return False
+    return weight is None or (
+        type(weight) is np.ndarray
+        and weight.dtype == input.dtype
+        and weight.shape == (input.shape[1] if input.ndim > 1 else input.shape[0],)
+    )
+
+
+def _class_indices(input: Any, target: Any) -> bool:
+    """An int64 NumPy array of class indices for ``input``: (N, d1, ..., dK) (C-contiguous
+    when K ≥ 1), ``()`` or ``(1,)`` for a (C,) input."""
+    if type(target) is not np.ndarray or target.dtype != np.int64:
+        return False
+    if input.ndim == 1:
+        return target.shape in ((), (1,))
+    return target.shape == input.shape[:1] + input.shape[2:] and (
+        input.ndim == 2 or target.flags.c_contiguous
+    )
+
+
+def _counted(t: Any, n_classes: int, ignore_index: int) -> Any:
+    """``(valid, safe)``: the mask of the targets that count (None when all do) and the
+    targets with 0 in place of the ignored ones; NotImplemented when a counted target lies
+    outside [0, C) (the body raises torch's IndexError).  One reduction for the usual call:
+    seen as unsigned, a negative index is above every class."""
+    if np.maximum.reduce(t.view(np.uint64), axis=None) < n_classes and not 0 <= ignore_index < n_classes:
+        return None, t
+    valid = np.not_equal(t, ignore_index)
+    safe = np.where(valid, t, 0)
+    if not np.maximum.reduce(safe.view(np.uint64), axis=None) < n_classes:
+        return NotImplemented
+    if np.logical_and.reduce(valid, axis=None):
+        return None, t
+    return valid, safe
+
+
+def _normaliser(x: Any) -> Any:
+    """What the body's log_softmax subtracts from ``x`` along the class axis 1, kept: the
+    max-shifted log-sum-exp (:func:`logsumexp`), NaN where the maximum is infinite."""
+    if x.size >= BLOCKED_MIN:
+        # The body's own, by blocks of rows on several threads.
+        lse = logsumexp(x, 1, True)
+        every_finite = math.isfinite(np.add.reduce(lse, axis=None))
+    else:
+        # logsumexp's whole-array form, in ufunc calls (np.max and np.sum cost several
+        # times the arithmetic of a small array).
+        m = np.maximum.reduce(x, axis=1, keepdims=True)
+        every_finite = math.isfinite(np.add.reduce(m, axis=None))
+        if not every_finite:
+            m = np.where(np.isfinite(m), m, np.zeros_like(m))
+        shifted = np.subtract(x, m)  # the one full-size temporary, exponentiated in place
+        np.exp(shifted, out=shifted)
+        lse = np.log(np.add.reduce(shifted, axis=1, keepdims=True))
+        lse += m
+    # The normaliser is infinite only where a maximum is: with every maximum finite (their
+    # sum finite; one overflowing to inf takes the long way), no NaN is summed and one
+    # exponential is 1, so the sum lies in [1, C] and the body's where changes nothing.
+    if not every_finite:
+        lse = np.where(np.isfinite(lse) | np.isnan(lse), lse, lse - lse)
+    return lse
+
+
+def _gathered(x: Any, index: Any) -> Any:
+    """``x`` at class ``index`` along axis 1, a new array (the body's gather_class)."""
+    if x.ndim == 2:
+        return x[np.arange(x.shape[0]), index]
+    return np.take_along_axis(x, np.expand_dims(index, 1), axis=1)[:, 0]
+
+
+def _class_axis(weight: Any, ndim: int) -> Any:
+    """The (C,) ``weight`` along the class axis 1 of an ``ndim``-D array."""
+    return weight.reshape((-1,) + (1,) * (ndim - 2))
+
+
+def _nll_terms(picked: Any, weight: Any, valid: Any, safe: Any) -> tuple[Any, Any]:
+    """``(loss, w_t)``: ``−w[t]·picked`` (0 where ignored) and the weights ``w[t]`` (0 where
+    ignored; None without weight), ``picked`` owned and overwritten."""
+    w_t = None
+    if weight is not None:
+        w_t = weight[safe]
+        if valid is not None:
+            w_t = np.where(valid, w_t, np.zeros_like(w_t))
+        picked *= w_t
+    np.negative(picked, out=picked)
+    if valid is not None:
+        picked = np.where(valid, picked, np.zeros_like(picked))
+    return picked, w_t
+
+
+def _nll_denominator(loss: Any, w_t: Any, valid: Any) -> Any:
+    """The 'mean' denominator: the summed weights of the counted targets, or their number
+    (a Python int when all count, the sum of a 0/1 array otherwise)."""
+    if w_t is not None:
+        return np.add.reduce(w_t, axis=None)
+    if valid is None:
+        return loss.size
+    return np.add.reduce(valid.astype(loss.dtype), axis=None)
+
+
+def _class_call(
+    input: Any, target: Any, weight: Any, size_average: Any, ignore_index: Any, reduce: Any, reduction: Any
+) -> Any:
+    """``(x, valid, safe, unbatched)`` for the usual call of class indices (``x`` the scores
+    with a batch axis, ``valid`` and ``safe`` those of :func:`_counted`), else None."""
+    if (
+        type(ignore_index) is not int
+        or not _INT64_MIN <= ignore_index <= _INT64_MAX
+        or not _class_scores(input, weight, size_average, reduce, reduction)
+        or not _class_indices(input, target)
+    ):
+        return None
+    unbatched = input.ndim == 1
+    if unbatched:
+        input, target = input.reshape(1, -1), target.reshape(1)
+    counted = _counted(target, input.shape[1], ignore_index)
+    if counted is NotImplemented:
+        return None
+    return input, *counted, unbatched
+
+
+def _class_result(out: Any, unbatched: bool) -> Any:
+    """The result as an array: 0-D for a reduction, and for a (C,) input's 'none'."""
+    out = np.asarray(out)
+    return out.reshape(()) if unbatched else out
+
+
+def _nll_reduced(loss: Any, w_t: Any, valid: Any, reduction: str, unbatched: bool) -> Any:
+    """The body's ``_reduce_nll``: 'mean' over the weights of the counted targets."""
+    if reduction != "none":
+        total = np.add.reduce(loss, axis=None)
+        loss = total if reduction == "sum" else total / _nll_denominator(loss, w_t, valid)
+    return _class_result(loss, unbatched)
+
+
+def nll_loss(
+    input: Any, target: Any, weight: Any, size_average: Any, ignore_index: Any, reduce: Any, reduction: Any
+) -> Any:
+    call = _class_call(input, target, weight, size_average, ignore_index, reduce, reduction)
+    if call is None:
+        return NotImplemented
+    x, valid, safe, unbatched = call
+    with np.errstate(all="ignore"):
+        loss, w_t = _nll_terms(_gathered(x, safe), weight, valid, safe)
+        return _nll_reduced(loss, w_t, valid, reduction, unbatched)
+
+
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any,
+    size_average: Any,
+    ignore_index: Any,
+    reduce: Any,
+    reduction: Any,
+    label_smoothing: Any,
+) -> Any:
+    if type(label_smoothing) not in (float, int) or not -_MODERATE < label_smoothing <= 1.0:
+        return NotImplemented
+    if type(input) is np.ndarray and type(target) is np.ndarray and target.shape == input.shape:
+        # Told apart by the shape alone, as the body does (a (1,) target of a (1,) input too).
+        if not _class_scores(input, weight, size_average, reduce, reduction):
+            return NotImplemented
+        return _probability_targets(input, target, weight, ignore_index, reduction, label_smoothing)
+    call = _class_call(input, target, weight, size_average, ignore_index, reduce, reduction)
+    if call is None:
+        return NotImplemented
+    x, valid, safe, unbatched = call
+    with np.errstate(all="ignore"):
+        lse = _normaliser(x)
+        if not label_smoothing > 0.0:  # a negative smoothing counts as none, as in torch
+            # Only the target's log-probability: logits[t] − logsumexp.
+            picked = _gathered(x, safe)
+            picked -= lse[:, 0]
+            loss, w_t = _nll_terms(picked, weight, valid, safe)
+            return _nll_reduced(loss, w_t, valid, reduction, unbatched)
+        logp = np.subtract(x, lse)
+        loss, w_t = _nll_terms(_gathered(logp, safe), weight, valid, safe)
+        # The uniform part −Σ_c w_c·logp_c, zero where the target is ignored.
+        if weight is not None:
+            logp *= _class_axis(weight, logp.ndim)
+        smooth = np.add.reduce(logp, axis=1)
+        np.negative(smooth, out=smooth)
+        if valid is not None:
+            smooth = np.where(valid, smooth, np.zeros_like(smooth))
+        if reduction == "none":
+            nll_part, smooth_part = loss, smooth
+        else:
+            nll_part, smooth_part = np.add.reduce(loss, axis=None), np.add.reduce(smooth, axis=None)
+        out = (1.0 - label_smoothing) * nll_part + smooth_part * (label_smoothing / x.shape[1])
+        if reduction == "mean":
+            out = out / _nll_denominator(loss, w_t, valid)
+        return _class_result(out, unbatched)
+
+
+def _probability_targets(
+    input: Any, target: Any, weight: Any, ignore_index: Any, reduction: str, label_smoothing: float
+) -> Any:
+    """cross_entropy of class probabilities (a ``target`` of ``input``'s shape and dtype):
+    the body's ``_probability_targets``, ``−Σ_c w_c·q_c·logp_c``."""
+    if (
+        type(ignore_index) is not int
+        or ignore_index >= 0  # the body raises: ignore_index is for class indices
+        or target.dtype != input.dtype
+        or (input.ndim > 2 and not target.flags.c_contiguous)
+    ):
+        return NotImplemented
+    unbatched = input.ndim == 1
+    if unbatched:
+        input, target = input.reshape(1, -1), target.reshape(1, -1)
+    n_classes = input.shape[1]
+    with np.errstate(all="ignore"):
+        logp = np.subtract(input, _normaliser(input))
+        q = target
+        if label_smoothing > 0.0:
+            q = q * (1.0 - label_smoothing) + label_smoothing / n_classes
+        # A product, as the body's: a −inf logit of zero probability gives NaN there too.
+        # In place where both lie alike, so the terms are laid out as the body's product.
+        terms = np.multiply(logp, q, out=logp if q.strides == logp.strides else None)
+        if weight is not None:
+            terms *= _class_axis(weight, terms.ndim)
+        if reduction == "none":
+            loss = np.add.reduce(terms, axis=1)
+            return _class_result(np.negative(loss, out=loss), unbatched)
+        total = -np.add.reduce(terms, axis=None)
+        return _class_result(total / (terms.size // n_classes) if reduction == "mean" else total, unbatched)
+
+
 KERNELS: dict[str, Callable[..., Any]] = {
     kernel.__name__: kernel
     for kernel in (
@@ -585,5 +842,7 @@ KERNELS: dict[str, Callable[..., Any]] = {
         kl_div,
         margin_ranking_loss,
         multi_margin_loss,
+        nll_loss,
+        cross_entropy,
     )
 }
