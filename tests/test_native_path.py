@@ -80,13 +80,17 @@ def test_numpy_kernel_equals_generic_body(case) -> None:
 
 #: The kernels whose usual target is one class index per row.
 CLASS_INDEX_TARGETS = frozenset({"multi_margin_loss"})
+#: The kernels whose usual target is 1 or −1 in the input's dtype: of the input's shape, or
+#: one per row.
+SIGN_TARGETS = frozenset({"hinge_embedding_loss"})
+ROW_SIGN_TARGETS = frozenset({"cosine_embedding_loss"})
 
 
 def test_numpy_kernels_take_the_usual_call() -> None:
     """Each kernel computes (not declines) the plain float32 and float64 call of its loss,
     its required arrays of one shape with values in (0, 1) (class indices in range for a
-    class-index target), for every reduction, and declines a call its checks must see (the
-    legacy flags)."""
+    class-index target, 1 or −1 for a sign target), for every reduction, and declines a call
+    its checks must see (the legacy flags)."""
     rng = np.random.default_rng(0)
     for name, kernel in KERNELS.items():
         body = getattr(anyloss, name)
@@ -95,6 +99,10 @@ def test_numpy_kernels_take_the_usual_call() -> None:
             arrays = {k: rng.uniform(0.1, 0.9, (3, 4)).astype(dtype) for k in required}
             if name in CLASS_INDEX_TARGETS:
                 arrays["target"] = rng.integers(0, 4, 3)
+            if name in SIGN_TARGETS:
+                arrays["target"] = rng.choice([-1.0, 1.0], (3, 4)).astype(dtype)
+            if name in ROW_SIGN_TARGETS:
+                arrays["target"] = rng.choice([-1.0, 1.0], 3).astype(dtype)
             for reduction in ("none", "sum", "batchmean" if name == "kl_div" else "mean"):
                 out = _call_kernel(body, kernel, arrays, reduction=reduction)
                 assert out is not NotImplemented, (name, dtype, reduction)
@@ -111,3 +119,52 @@ def _call_kernel(body, kernel, arrays, **given):
     }
     values = {**defaults, **arrays, **given}
     return kernel(*(values[k] for k in inspect.signature(kernel).parameters))
+
+
+def _embedding_call(name: str, dtype, rng) -> tuple[tuple, dict]:
+    """The usual call of an embedding or multi-label loss on a 300×37 batch: normal
+    embeddings and logits, targets 1 or −1 (0 or 1 for the multi-label loss)."""
+    shape = (300, 37)
+
+    def normal(*size):
+        return rng.normal(size=size).astype(dtype)
+
+    def signs(*size):
+        return rng.choice([-1.0, 1.0], size).astype(dtype)
+
+    if name == "hinge_embedding_loss":
+        return (np.abs(normal(*shape)), signs(*shape)), {"margin": 1.5}
+    if name == "multilabel_soft_margin_loss":
+        return (3 * normal(*shape), rng.integers(0, 2, shape).astype(dtype)), {}
+    if name == "cosine_embedding_loss":
+        return (normal(*shape), normal(*shape), signs(shape[0])), {"margin": 0.25}
+    return (normal(*shape), normal(*shape), normal(*shape)), {"margin": 0.75}
+
+
+EMBEDDING_CALLS = [
+    ("hinge_embedding_loss", {}),
+    ("multilabel_soft_margin_loss", {}),
+    ("cosine_embedding_loss", {}),
+    ("triplet_margin_loss", {}),
+    ("triplet_margin_loss", {"swap": True}),
+    ("triplet_margin_loss", {"p": 1.0, "eps": 1e-3}),
+]
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("name", "options"), EMBEDDING_CALLS)
+def test_numpy_embedding_kernels_take_the_usual_call_with_the_bodys_bits(
+    name, options, dtype, reduction
+) -> None:
+    args, kwargs = _embedding_call(name, dtype, np.random.default_rng(1))
+    kwargs = {**kwargs, **options, "reduction": reduction}
+    body = getattr(anyloss, name)
+    values = {**dict(zip(inspect.signature(body).parameters, args, strict=False)), **kwargs}
+    out = _call_kernel(body, KERNELS[name], values)
+    assert out is not NotImplemented
+    with anyloss.native_paths(False):
+        want = body(*args, **kwargs)
+    assert type(out) is np.ndarray and (out.dtype, out.shape) == (want.dtype, want.shape)
+    assert out.tobytes() == want.tobytes(), "not the same bits"
+    assert out.tobytes() == body(*args, **kwargs).tobytes()  # and the public function gives them

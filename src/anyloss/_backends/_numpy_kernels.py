@@ -31,6 +31,8 @@ _REDUCTIONS = frozenset({"none", "mean", "sum"})
 _LOG_FLOOR = -100.0
 #: gaussian_nll_loss's constant with full=True.
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+#: cosine_embedding_loss's epsilon added to each squared norm (torch's C++ float 1e-12).
+_COSINE_EPS = 9.999999960041972e-13
 
 
 def _plain(input: Any, target: Any, reduction: Any, *absent: Any) -> bool:
@@ -565,6 +567,152 @@ def _reduced_rows(loss: Any, reduction: str) -> Any:
     return np.asarray(total / loss.shape[0] if reduction == "mean" else total)
 
 
+# --- embedding and multi-label losses ---------------------------------------------------
+
+
+def hinge_embedding_loss(
+    input: Any, target: Any, margin: Any, size_average: Any, reduce: Any, reduction: Any
+) -> Any:
+    # Every target value is legal (neither 1 nor −1 gives both terms): nothing to read.
+    if not _moderate(margin) or not _plain(input, target, reduction, size_average, reduce):
+        return NotImplemented
+    with np.errstate(all="ignore"):
+        hinge = np.subtract(float(margin), input)
+        np.maximum(hinge, np.asarray(0, dtype=input.dtype), out=hinge)
+        # NumPyBackend.hinge_embedding_terms: the terms as products by their masks where both
+        # sums are finite, else the nested select.
+        if np.isfinite(np.add.reduce(hinge, axis=None)) and np.isfinite(np.add.reduce(input, axis=None)):
+            loss = np.multiply(hinge, target != 1, dtype=input.dtype)
+            loss += np.multiply(input, target != -1, dtype=input.dtype)
+        else:
+            loss = np.where(target == 1, input, np.where(target == -1, hinge, hinge + input))
+        return _reduced(loss, reduction)
+
+
+def multilabel_soft_margin_loss(
+    input: Any, target: Any, weight: Any, size_average: Any, reduce: Any, reduction: Any
+) -> Any:
+    if not _plain(input, target, reduction, weight, size_average, reduce):
+        return NotImplemented
+    classes = input.shape[-1]
+    with np.errstate(all="ignore"):
+        # t·softplus(−x) + (1 − t)·softplus(x), the softplus pair from one exp and log1p
+        # (NumPyBackend.softplus_pair).
+        shared = np.abs(input)
+        np.negative(shared, out=shared)
+        np.exp(shared, out=shared)
+        np.log1p(shared, out=shared)
+        positive = np.maximum(input, 0)
+        positive += shared
+        negative = np.minimum(input, 0)
+        np.subtract(shared, negative, out=negative)
+        negative *= target
+        other = np.subtract(1.0, target, out=shared)
+        other *= positive
+        negative += other
+        if reduction == "none":
+            return np.asarray(np.add.reduce(negative, axis=-1) / classes)
+        total = np.add.reduce(negative, axis=None)
+        if reduction == "sum":
+            return np.asarray(total / classes)
+        return np.asarray(total / (classes * (negative.size // classes)))
+
+
+def _rows(a: Any) -> bool:
+    """An array of the embedding losses' usual call: a non-empty 2-D NumPy float32 or
+    float64 array."""
+    return type(a) is np.ndarray and a.ndim == 2 and a.dtype in _FLOATS and a.size != 0
+
+
+def _loss_options(reduction: Any, *absent: Any) -> bool:
+    """One of the three reductions, and the legacy flags ``absent`` left out."""
+    for a in absent:
+        if a is not None:
+            return False
+    return type(reduction) is str and reduction in _REDUCTIONS
+
+
+def cosine_embedding_loss(
+    input1: Any, input2: Any, target: Any, margin: Any, size_average: Any, reduce: Any, reduction: Any
+) -> Any:
+    # Every target value is legal (neither 1 nor −1 gives 0): nothing to read.
+    if (
+        not _moderate(margin)
+        or not _loss_options(reduction, size_average, reduce)
+        or not _rows(input1)
+        or not _like(input2, input1)
+        or type(target) is not np.ndarray
+        or target.dtype.kind not in "fi"
+        or target.shape != input1.shape[:1]
+    ):
+        return NotImplemented
+    with np.errstate(all="ignore"):
+        # Σx1·x2 / sqrt((Σx1² + ε)(Σx2² + ε)), each sum NumPy's along the last axis.
+        product = np.multiply(input1, input2)
+        dot = np.add.reduce(product, axis=-1)
+        squares1 = np.add.reduce(np.multiply(input1, input1, out=product), axis=-1)
+        squares1 += _COSINE_EPS
+        squares2 = np.add.reduce(np.multiply(input2, input2, out=product), axis=-1)
+        squares2 += _COSINE_EPS
+        squares1 *= squares2
+        cos = np.divide(dot, np.sqrt(squares1, out=squares1), out=dot)
+        zero = np.zeros_like(cos)
+        dissimilar = np.maximum(np.subtract(cos, float(margin)), np.asarray(0, dtype=cos.dtype))
+        loss = np.where(target == 1, np.subtract(1.0, cos), zero)
+        loss += np.where(target == -1, dissimilar, zero)
+        return _reduced_rows(loss, reduction)
+
+
+def _pairwise_norm(x1: Any, x2: Any, p: float, eps: float) -> Any:
+    """``‖x1 − x2 + eps‖_p`` of each row, for p 1 or 2, as the body's ``_vector_norm``."""
+    diff = np.subtract(x1, x2)
+    diff += eps
+    if p == 1:
+        np.abs(diff, out=diff)
+    else:
+        np.multiply(diff, diff, out=diff)
+    total = np.add.reduce(diff, axis=-1)
+    # The body's where(total == 0, 0, sqrt(where(total == 0, 1, total))) for its gradient
+    # at 0: a sum of squares is never −0, and sqrt(+0) is +0, so the same bits.
+    return total if p == 1 else np.sqrt(total, out=total)
+
+
+def triplet_margin_loss(
+    anchor: Any,
+    positive: Any,
+    negative: Any,
+    margin: Any,
+    p: Any,
+    eps: Any,
+    swap: Any,
+    size_average: Any,
+    reduce: Any,
+    reduction: Any,
+) -> Any:
+    if (
+        not _positive(margin)  # the body raises for a margin ≤ 0
+        or not _moderate(p)
+        or p not in (1, 2)
+        or not _moderate(eps)
+        or type(swap) is not bool
+        or not _loss_options(reduction, size_average, reduce)
+        or not _rows(anchor)
+        or not _like(positive, anchor)
+        or not _like(negative, anchor)
+    ):
+        return NotImplemented
+    with np.errstate(all="ignore"):
+        d_pos = _pairwise_norm(anchor, positive, p, float(eps))
+        d_neg = _pairwise_norm(anchor, negative, p, float(eps))
+        if swap:
+            np.minimum(d_neg, _pairwise_norm(positive, negative, p, float(eps)), out=d_neg)
+        # max(margin + d(a, p) − d(a, n), 0)
+        loss = np.add(float(margin), d_pos, out=d_pos)
+        loss -= d_neg
+        np.maximum(loss, np.asarray(0, dtype=loss.dtype), out=loss)
+        return _reduced_rows(loss, reduction)
+
+
 KERNELS: dict[str, Callable[..., Any]] = {
     kernel.__name__: kernel
     for kernel in (
@@ -580,5 +728,9 @@ KERNELS: dict[str, Callable[..., Any]] = {
         kl_div,
         margin_ranking_loss,
         multi_margin_loss,
+        hinge_embedding_loss,
+        multilabel_soft_margin_loss,
+        cosine_embedding_loss,
+        triplet_margin_loss,
     )
 }
