@@ -121,10 +121,9 @@ def _call_kernel(body, kernel, arrays, **given):
     return kernel(*(values[k] for k in inspect.signature(kernel).parameters))
 
 
-def _embedding_call(name: str, dtype, rng) -> tuple[tuple, dict]:
-    """The usual call of an embedding or multi-label loss on a 300×37 batch: normal
+def _embedding_call(name: str, dtype, shape, rng) -> tuple[tuple, dict]:
+    """The usual call of an embedding or multi-label loss on a batch of ``shape``: normal
     embeddings and logits, targets 1 or −1 (0 or 1 for the multi-label loss)."""
-    shape = (300, 37)
 
     def normal(*size):
         return rng.normal(size=size).astype(dtype)
@@ -132,8 +131,11 @@ def _embedding_call(name: str, dtype, rng) -> tuple[tuple, dict]:
     def signs(*size):
         return rng.choice([-1.0, 1.0], size).astype(dtype)
 
-    if name == "hinge_embedding_loss":
-        return (np.abs(normal(*shape)), signs(*shape)), {"margin": 1.5}
+    if name.startswith("hinge_embedding_loss"):
+        distances = np.abs(normal(*shape))
+        if name.endswith("of an infinite distance"):
+            distances[1, 2] = np.inf  # the body's selects rather than its products
+        return (distances, signs(*shape)), {"margin": 1.5}
     if name == "multilabel_soft_margin_loss":
         return (3 * normal(*shape), rng.integers(0, 2, shape).astype(dtype)), {}
     if name == "cosine_embedding_loss":
@@ -143,6 +145,7 @@ def _embedding_call(name: str, dtype, rng) -> tuple[tuple, dict]:
 
 EMBEDDING_CALLS = [
     ("hinge_embedding_loss", {}),
+    ("hinge_embedding_loss of an infinite distance", {}),
     ("multilabel_soft_margin_loss", {}),
     ("cosine_embedding_loss", {}),
     ("triplet_margin_loss", {}),
@@ -153,12 +156,15 @@ EMBEDDING_CALLS = [
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("name", "options"), EMBEDDING_CALLS)
+# The second shape is computed in blocks on several threads by the elementwise kernels.
+@pytest.mark.parametrize("shape", [(300, 37), (1100, 120)], ids=["300x37", "1100x120"])
+@pytest.mark.parametrize(("call", "options"), EMBEDDING_CALLS)
 def test_numpy_embedding_kernels_take_the_usual_call_with_the_bodys_bits(
-    name, options, dtype, reduction
+    call, options, shape, dtype, reduction
 ) -> None:
-    args, kwargs = _embedding_call(name, dtype, np.random.default_rng(1))
+    args, kwargs = _embedding_call(call, dtype, shape, np.random.default_rng(1))
     kwargs = {**kwargs, **options, "reduction": reduction}
+    name = call.split()[0]
     body = getattr(anyloss, name)
     values = {**dict(zip(inspect.signature(body).parameters, args, strict=False)), **kwargs}
     out = _call_kernel(body, KERNELS[name], values)

@@ -576,17 +576,46 @@ def hinge_embedding_loss(
     # Every target value is legal (neither 1 nor −1 gives both terms): nothing to read.
     if not _moderate(margin) or not _plain(input, target, reduction, size_average, reduce):
         return NotImplemented
+    floor = np.asarray(0, dtype=input.dtype)
+
+    def hinge(out: Any, input: Any) -> Any:
+        # max(m − x, 0)
+        h = np.subtract(float(margin), input, out=out)
+        return np.maximum(h, floor, out=h)
+
+    def terms(out: Any, input: Any, target: Any) -> Any:
+        # NumPyBackend.hinge_embedding_terms where both sums are finite: the terms as
+        # products by their masks.
+        loss = hinge(out, input)
+        np.multiply(loss, target != 1, out=loss)
+        loss += np.multiply(input, target != -1, dtype=input.dtype)
+        return loss
+
     with np.errstate(all="ignore"):
-        hinge = np.subtract(float(margin), input)
-        np.maximum(hinge, np.asarray(0, dtype=input.dtype), out=hinge)
-        # NumPyBackend.hinge_embedding_terms: the terms as products by their masks where both
-        # sums are finite, else the nested select.
-        if np.isfinite(np.add.reduce(hinge, axis=None)) and np.isfinite(np.add.reduce(input, axis=None)):
-            loss = np.multiply(hinge, target != 1, dtype=input.dtype)
-            loss += np.multiply(input, target != -1, dtype=input.dtype)
-        else:
-            loss = np.where(target == 1, input, np.where(target == -1, hinge, hinge + input))
-        return _reduced(loss, reduction)
+        # The body's choice between the products and the selects reads the sums of both
+        # terms, each NumPy's sum of the whole array (the hinge's block by block).
+        if np.isfinite(_elementwise(hinge, (input,), "sum")) and np.isfinite(np.add.reduce(input, axis=None)):
+            return _elementwise(terms, (input, target), reduction)
+        h = hinge(None, input)
+        return _reduced(np.where(target == 1, input, np.where(target == -1, h, h + input)), reduction)
+
+
+def _multilabel_soft_margin(out: Any, input: Any, target: Any) -> Any:
+    # t·softplus(−x) + (1 − t)·softplus(x), the softplus pair from one exp and log1p
+    # (NumPyBackend.softplus_pair).
+    shared = np.abs(input, out=out)
+    np.negative(shared, out=shared)
+    np.exp(shared, out=shared)
+    np.log1p(shared, out=shared)
+    positive = np.maximum(input, 0)
+    positive += shared
+    negative = np.minimum(input, 0)
+    np.subtract(shared, negative, out=negative)
+    negative *= target
+    other = np.subtract(1.0, target, out=shared)
+    other *= positive
+    other += negative
+    return other
 
 
 def multilabel_soft_margin_loss(
@@ -596,26 +625,13 @@ def multilabel_soft_margin_loss(
         return NotImplemented
     classes = input.shape[-1]
     with np.errstate(all="ignore"):
-        # t·softplus(−x) + (1 − t)·softplus(x), the softplus pair from one exp and log1p
-        # (NumPyBackend.softplus_pair).
-        shared = np.abs(input)
-        np.negative(shared, out=shared)
-        np.exp(shared, out=shared)
-        np.log1p(shared, out=shared)
-        positive = np.maximum(input, 0)
-        positive += shared
-        negative = np.minimum(input, 0)
-        np.subtract(shared, negative, out=negative)
-        negative *= target
-        other = np.subtract(1.0, target, out=shared)
-        other *= positive
-        negative += other
         if reduction == "none":
-            return np.asarray(np.add.reduce(negative, axis=-1) / classes)
-        total = np.add.reduce(negative, axis=None)
-        if reduction == "sum":
-            return np.asarray(total / classes)
-        return np.asarray(total / (classes * (negative.size // classes)))
+            terms = _multilabel_soft_margin(None, input, target)
+            return np.asarray(np.add.reduce(terms, axis=-1) / classes)
+        # The body's 'sum' is the sum of every term over the classes; its 'mean' is that sum
+        # over every term (the class means' batch mean at once).
+        total = _elementwise(_multilabel_soft_margin, (input, target), "sum")[()]
+        return np.asarray(total / (classes if reduction == "sum" else input.size))
 
 
 def _rows(a: Any) -> bool:
