@@ -601,7 +601,7 @@ def hinge_embedding_loss(
         # terms, each NumPy's sum of the whole array (the hinge's block by block for a
         # large input, which then computes it twice rather than hold it in memory).
         small = input.size < BLOCKED_MIN
-        h = hinge(None, input) if small else None
+        h: Any = hinge(None, input) if small else None
         total = np.add.reduce(h, axis=None) if small else _elementwise(hinge, (input,), "sum")[()]
         if math.isfinite(total) and math.isfinite(np.add.reduce(input, axis=None)):
             if small:
