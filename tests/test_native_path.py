@@ -135,19 +135,26 @@ def _embedding_call(name: str, dtype, shape, rng) -> tuple[tuple, dict]:
         distances = np.abs(normal(*shape))
         if name.endswith("of an infinite distance"):
             distances[1, 2] = np.inf  # the body's selects rather than its products
+        if name.endswith("of targets -1, 0 and 1"):
+            return (distances, rng.integers(-1, 2, shape).astype(dtype)), {"margin": 1.5}
         return (distances, signs(*shape)), {"margin": 1.5}
     if name == "multilabel_soft_margin_loss":
         return (3 * normal(*shape), rng.integers(0, 2, shape).astype(dtype)), {}
-    if name == "cosine_embedding_loss":
-        return (normal(*shape), normal(*shape), signs(shape[0])), {"margin": 0.25}
+    if name.startswith("cosine_embedding_loss"):
+        target = signs(shape[0])
+        if name.endswith("of int64 targets"):
+            target = target.astype(np.int64)
+        return (normal(*shape), normal(*shape), target), {"margin": 0.25}
     return (normal(*shape), normal(*shape), normal(*shape)), {"margin": 0.75}
 
 
 EMBEDDING_CALLS = [
     ("hinge_embedding_loss", {}),
     ("hinge_embedding_loss of an infinite distance", {}),
+    ("hinge_embedding_loss of targets -1, 0 and 1", {}),
     ("multilabel_soft_margin_loss", {}),
     ("cosine_embedding_loss", {}),
+    ("cosine_embedding_loss of int64 targets", {}),
     ("triplet_margin_loss", {}),
     ("triplet_margin_loss", {"swap": True}),
     ("triplet_margin_loss", {"p": 1.0, "eps": 1e-3}),
