@@ -181,3 +181,33 @@ def test_numpy_embedding_kernels_take_the_usual_call_with_the_bodys_bits(
     assert type(out) is np.ndarray and (out.dtype, out.shape) == (want.dtype, want.shape)
     assert out.tobytes() == want.tobytes(), "not the same bits"
     assert out.tobytes() == body(*args, **kwargs).tobytes()  # and the public function gives them
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("name", "taken"),
+    [
+        ("hinge_embedding_loss", False),
+        ("multilabel_soft_margin_loss", False),
+        ("cosine_embedding_loss", True),
+        ("triplet_margin_loss", True),
+    ],
+)
+def test_numpy_embedding_kernels_of_mixed_memory_orders(name, taken, dtype) -> None:
+    """A ufunc's result takes the memory order of its operands, which decides the order of a
+    sum: the row kernels compute each product as the body does, in an array of its own; the
+    elementwise ones, which compute in place, leave such a call to the body."""
+    for second in (np.asfortranarray, lambda a: np.repeat(a, 2, axis=0)[::2]):
+        args, kwargs = _embedding_call(name, dtype, (300, 37), np.random.default_rng(2))
+        args = (args[0], second(args[1]), *args[2:])
+        kwargs = {**kwargs, "swap": True} if name == "triplet_margin_loss" else kwargs
+        body = getattr(anyloss, name)
+        for reduction in ("none", "sum"):
+            values = {**dict(zip(inspect.signature(body).parameters, args, strict=False)), **kwargs}
+            out = _call_kernel(body, KERNELS[name], {**values, "reduction": reduction})
+            assert (out is not NotImplemented) == taken
+            with anyloss.native_paths(False):
+                want = body(*args, **kwargs, reduction=reduction)
+            if taken:
+                assert out.tobytes() == want.tobytes(), "not the same bits"
+            assert body(*args, **kwargs, reduction=reduction).tobytes() == want.tobytes()

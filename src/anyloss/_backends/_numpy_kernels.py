@@ -570,6 +570,15 @@ def _reduced_rows(loss: Any, reduction: str) -> Any:
 # --- embedding and multi-label losses ---------------------------------------------------
 
 
+def _plain_contiguous(input: Any, target: Any, reduction: Any, *absent: Any) -> bool:
+    """:func:`_plain`, both arrays C-contiguous: then every temporary of the body is too
+    (a ufunc's result takes its operands' memory order, which decides a sum's order), and
+    the kernel may compute in place."""
+    return (
+        _plain(input, target, reduction, *absent) and input.flags.c_contiguous and target.flags.c_contiguous
+    )
+
+
 def hinge_embedding_products(x: Any, hinge: Any, target: Any, out: Any = None) -> Any:
     """``hinge·[t ≠ 1] + x·[t ≠ −1]``, torch's two selects as products by their masks: the
     selects' values where every term is finite (a −0 for a 0 aside), several times faster
@@ -583,7 +592,7 @@ def hinge_embedding_loss(
     input: Any, target: Any, margin: Any, size_average: Any, reduce: Any, reduction: Any
 ) -> Any:
     # Every target value is legal (neither 1 nor −1 gives both terms): nothing to read.
-    if not _moderate(margin) or not _plain(input, target, reduction, size_average, reduce):
+    if not _moderate(margin) or not _plain_contiguous(input, target, reduction, size_average, reduce):
         return NotImplemented
     floor = np.asarray(0, dtype=input.dtype)
 
@@ -644,7 +653,7 @@ def _multilabel_soft_margin(out: Any, input: Any, target: Any) -> Any:
 def multilabel_soft_margin_loss(
     input: Any, target: Any, weight: Any, size_average: Any, reduce: Any, reduction: Any
 ) -> Any:
-    if not _plain(input, target, reduction, weight, size_average, reduce):
+    if not _plain_contiguous(input, target, reduction, weight, size_average, reduce):
         return NotImplemented
     classes = input.shape[-1]
     with np.errstate(all="ignore"):
@@ -686,12 +695,13 @@ def cosine_embedding_loss(
     ):
         return NotImplemented
     with np.errstate(all="ignore"):
-        # Σx1·x2 / sqrt((Σx1² + ε)(Σx2² + ε)), each sum NumPy's along the last axis.
-        product = np.multiply(input1, input2)
-        dot = np.add.reduce(product, axis=-1)
-        squares1 = np.add.reduce(np.multiply(input1, input1, out=product), axis=-1)
+        # Σx1·x2 / sqrt((Σx1² + ε)(Σx2² + ε)), each sum NumPy's along the last axis.  Each
+        # product in an array of its own, as the body's: its memory order (that of its
+        # factors) decides the order of the sum.
+        dot = np.add.reduce(np.multiply(input1, input2), axis=-1)
+        squares1 = np.add.reduce(np.multiply(input1, input1), axis=-1)
         squares1 += _COSINE_EPS
-        squares2 = np.add.reduce(np.multiply(input2, input2, out=product), axis=-1)
+        squares2 = np.add.reduce(np.multiply(input2, input2), axis=-1)
         squares2 += _COSINE_EPS
         squares1 *= squares2
         cos = np.divide(dot, np.sqrt(squares1, out=squares1), out=dot)
