@@ -158,6 +158,9 @@ EMBEDDING_CALLS = [
     ("triplet_margin_loss", {}),
     ("triplet_margin_loss", {"swap": True}),
     ("triplet_margin_loss", {"p": 1.0, "eps": 1e-3}),
+    ("triplet_margin_loss", {"p": 3}),
+    ("triplet_margin_loss", {"p": 0.5, "swap": True}),
+    ("triplet_margin_loss", {"p": -1.5}),
 ]
 
 

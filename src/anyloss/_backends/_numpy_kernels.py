@@ -713,17 +713,23 @@ def cosine_embedding_loss(
 
 
 def _pairwise_norm(x1: Any, x2: Any, p: float, eps: float) -> Any:
-    """``‖x1 − x2 + eps‖_p`` of each row, for p 1 or 2, as the body's ``_vector_norm``."""
+    """``‖x1 − x2 + eps‖_p`` of each row for a finite order ``p`` other than 0, as the body's
+    ``_vector_norm``."""
     diff = np.subtract(x1, x2)
     diff += eps
-    if p == 1:
-        np.abs(diff, out=diff)
-    else:
+    if p == 2:
         np.multiply(diff, diff, out=diff)
-    total = np.add.reduce(diff, axis=-1)
-    # The body's where(total == 0, 0, sqrt(where(total == 0, 1, total))) for its gradient
-    # at 0: a sum of squares is never −0, and sqrt(+0) is +0, so the same bits.
-    return total if p == 1 else np.sqrt(total, out=total)
+        total = np.add.reduce(diff, axis=-1)
+        # The body's where(total == 0, 0, sqrt(where(total == 0, 1, total))), for its
+        # gradient at 0: a sum of squares is never −0, and sqrt(+0) is +0, so the same bits.
+        return np.sqrt(total, out=total)
+    np.abs(diff, out=diff)
+    if p == 1:
+        return np.add.reduce(diff, axis=-1)
+    total = np.add.reduce(np.power(diff, float(p), out=diff), axis=-1)
+    zero = total == 0
+    root = np.power(np.where(zero, np.ones_like(total), total), 1.0 / float(p))
+    return np.where(zero, np.zeros_like(total), root)
 
 
 def triplet_margin_loss(
@@ -741,7 +747,7 @@ def triplet_margin_loss(
     if (
         not _positive(margin)  # the body raises for a margin ≤ 0
         or not _moderate(p)
-        or p not in (1, 2)
+        or p == 0  # the body counts the non-zeros
         or not _moderate(eps)
         or type(swap) is not bool
         or not _loss_options(reduction, size_average, reduce)
