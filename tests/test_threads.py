@@ -23,9 +23,11 @@ import anyloss
 from anyloss import _threads
 from anyloss._backends import _numpy_kernels as kernels
 
-#: The kernels computed by ``_elementwise`` (multi_margin_loss, nll_loss and cross_entropy
-#: work by rows of class scores).
-ELEMENTWISE = sorted(set(kernels.KERNELS) - {"multi_margin_loss", "nll_loss", "cross_entropy"})
+#: The kernels computed by ``_elementwise`` (the row losses' kernels work by rows).
+ELEMENTWISE = sorted(
+    set(kernels.KERNELS)
+    - {"multi_margin_loss", "nll_loss", "cross_entropy", "cosine_embedding_loss", "triplet_margin_loss"}
+)
 
 
 @pytest.fixture
@@ -51,6 +53,8 @@ def _arrays(name: str, shape: tuple[int, ...], dtype: type, rng: np.random.Gener
         return normal(), normal(), unit()
     if name == "margin_ranking_loss":
         return normal(), normal(), np.sign(normal())
+    if name == "hinge_embedding_loss":
+        return np.abs(normal()), np.sign(normal())
     if name == "kl_div":
         target = unit()
         target[::97] = 0  # 0·log(0)

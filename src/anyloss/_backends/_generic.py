@@ -418,26 +418,15 @@ class NumPyBackend(Backend):
             return x[np.arange(x.shape[0]), index]
         return super().gather_class(x, index, axis)
 
-    def _log1p_exp_neg_abs(self, x: Any) -> Any:
-        out = np.abs(x, out=np.empty_like(x))
-        np.negative(out, out=out)
-        np.exp(out, out=out)
-        return np.log1p(out, out=out)
-
     def softplus(self, x: Any) -> Any:
         """max(x, 0) + log1p(exp(−|x|)) into one owned temporary (two allocations)."""
-        out = self._log1p_exp_neg_abs(x)
+        out = _numpy_kernels.log1p_exp_neg_abs(x)
         out += np.maximum(x, 0)
         return out
 
     def softplus_pair(self, x: Any) -> tuple[Any, Any]:
-        """Both softplus values from one shared exp and log1p."""
-        shared = self._log1p_exp_neg_abs(x)
-        positive = np.maximum(x, 0)
-        positive += shared
-        negative = np.minimum(x, 0)
-        np.subtract(shared, negative, out=negative)
-        return positive, negative
+        """Both softplus values from one shared exp and log1p (``_numpy_kernels.softplus_pair``)."""
+        return _numpy_kernels.softplus_pair(x)
 
     def clamp_min(self, z: Any, floor: float) -> Any:
         """``maximum(z, floor)``: keeps NaN as clamp_min does; a masked where is several times slower."""
@@ -451,9 +440,7 @@ class NumPyBackend(Backend):
         faster than ``where`` with a random mask.
         """
         if x.ndim and np.isfinite(np.sum(hinge)) and np.isfinite(np.sum(x)):
-            out = np.multiply(hinge, target != 1, dtype=hinge.dtype)
-            out += np.multiply(x, target != -1, dtype=x.dtype)
-            return out
+            return _numpy_kernels.hinge_embedding_products(x, hinge, target)
         return super().hinge_embedding_terms(x, hinge, target)
 
     def hinge_excluding(self, z: Any, index: Any) -> Any:

@@ -31,6 +31,8 @@ _REDUCTIONS = frozenset({"none", "mean", "sum"})
 _LOG_FLOOR = -100.0
 #: gaussian_nll_loss's constant with full=True.
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+#: cosine_embedding_loss's epsilon added to each squared norm (torch's C++ float 1e-12).
+_COSINE_EPS = 9.999999960041972e-13
 
 
 def _plain(input: Any, target: Any, reduction: Any, *absent: Any) -> bool:
@@ -827,6 +829,207 @@ def _probability_targets(
         return _class_result(total / (terms.size // n_classes) if reduction == "mean" else total, unbatched)
 
 
+# --- embedding and multi-label losses ---------------------------------------------------
+
+
+def _plain_contiguous(input: Any, target: Any, reduction: Any, *absent: Any) -> bool:
+    """:func:`_plain`, both arrays C-contiguous: then every temporary of the body is too
+    (a ufunc's result takes its operands' memory order, which decides a sum's order), and
+    the kernel may compute in place."""
+    return (
+        _plain(input, target, reduction, *absent) and input.flags.c_contiguous and target.flags.c_contiguous
+    )
+
+
+def hinge_embedding_products(x: Any, hinge: Any, target: Any, out: Any = None) -> Any:
+    """``hinge·[t ≠ 1] + x·[t ≠ −1]``, torch's two selects as products by their masks: the
+    selects' values where every term is finite (a −0 for a 0 aside), several times faster
+    than ``where`` with a random mask (``NumPyBackend.hinge_embedding_terms``)."""
+    out = np.multiply(hinge, target != 1, out=out, dtype=hinge.dtype)
+    out += np.multiply(x, target != -1, dtype=x.dtype)
+    return out
+
+
+def hinge_embedding_loss(
+    input: Any, target: Any, margin: Any, size_average: Any, reduce: Any, reduction: Any
+) -> Any:
+    # Every target value is legal (neither 1 nor −1 gives both terms): nothing to read.
+    if not _moderate(margin) or not _plain_contiguous(input, target, reduction, size_average, reduce):
+        return NotImplemented
+    floor = np.asarray(0, dtype=input.dtype)
+
+    def hinge(out: Any, input: Any) -> Any:
+        # max(m − x, 0)
+        h = np.subtract(float(margin), input, out=out)
+        return np.maximum(h, floor, out=h)
+
+    def terms(out: Any, input: Any, target: Any) -> Any:
+        h = hinge(out, input)
+        return hinge_embedding_products(input, h, target, out=h)
+
+    with np.errstate(all="ignore"):
+        # The body's choice between the products and the selects reads the sums of both
+        # terms, each NumPy's sum of the whole array (the hinge's block by block for a
+        # large input, which then computes it twice rather than hold it in memory).
+        small = input.size < BLOCKED_MIN
+        h: Any = hinge(None, input) if small else None
+        total = np.add.reduce(h, axis=None) if small else _elementwise(hinge, (input,), "sum")[()]
+        if math.isfinite(total) and math.isfinite(np.add.reduce(input, axis=None)):
+            if small:
+                return _reduced(hinge_embedding_products(input, h, target, out=h), reduction)
+            return _elementwise(terms, (input, target), reduction)
+        h = hinge(None, input) if h is None else h
+        return _reduced(np.where(target == 1, input, np.where(target == -1, h, h + input)), reduction)
+
+
+def log1p_exp_neg_abs(x: Any, out: Any = None) -> Any:
+    """``log1p(exp(−|x|))`` of a NumPy float array, into ``out`` (else a new array)."""
+    out = np.abs(x, out=np.empty_like(x) if out is None else out)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    return np.log1p(out, out=out)
+
+
+def softplus_pair(x: Any, out: Any = None) -> tuple[Any, Any]:
+    """``(softplus(x), softplus(−x))`` of a NumPy float array from one shared exp and log1p:
+    ``max(±x, 0) + log1p(exp(−|x|))`` (``NumPyBackend.softplus_pair``).  ``out``: an array
+    of ``x``'s shape the shared term may be computed in."""
+    shared = log1p_exp_neg_abs(x, out)
+    positive = np.maximum(x, 0)
+    positive += shared
+    negative = np.minimum(x, 0)
+    np.subtract(shared, negative, out=negative)
+    return positive, negative
+
+
+def _multilabel_soft_margin(out: Any, input: Any, target: Any) -> Any:
+    # t·softplus(−x) + (1 − t)·softplus(x)
+    positive, negative = softplus_pair(input, out)
+    negative *= target
+    loss = np.subtract(1.0, target, out=out)  # the shared term is no longer needed
+    loss *= positive
+    loss += negative
+    return loss
+
+
+def multilabel_soft_margin_loss(
+    input: Any, target: Any, weight: Any, size_average: Any, reduce: Any, reduction: Any
+) -> Any:
+    if not _plain_contiguous(input, target, reduction, weight, size_average, reduce):
+        return NotImplemented
+    classes = input.shape[-1]
+    with np.errstate(all="ignore"):
+        if reduction == "none":
+            terms = _multilabel_soft_margin(None, input, target)
+            return np.asarray(np.add.reduce(terms, axis=-1) / classes)
+        # The body's 'sum' is the sum of every term over the classes; its 'mean' is that sum
+        # over every term (the class means' batch mean at once).
+        total = _elementwise(_multilabel_soft_margin, (input, target), "sum")[()]
+        return np.asarray(total / (classes if reduction == "sum" else input.size))
+
+
+def _rows(a: Any) -> bool:
+    """An array of the embedding losses' usual call: a non-empty 2-D NumPy float32 or
+    float64 array."""
+    return type(a) is np.ndarray and a.ndim == 2 and a.dtype in _FLOATS and a.size != 0
+
+
+def _loss_options(reduction: Any, *absent: Any) -> bool:
+    """One of the three reductions, and the legacy flags ``absent`` left out."""
+    for a in absent:
+        if a is not None:
+            return False
+    return type(reduction) is str and reduction in _REDUCTIONS
+
+
+def cosine_embedding_loss(
+    input1: Any, input2: Any, target: Any, margin: Any, size_average: Any, reduce: Any, reduction: Any
+) -> Any:
+    # Every target value is legal (neither 1 nor −1 gives 0): nothing to read.
+    if (
+        not _moderate(margin)
+        or not _loss_options(reduction, size_average, reduce)
+        or not _rows(input1)
+        or not _like(input2, input1)
+        or type(target) is not np.ndarray
+        or target.dtype.kind not in "fi"
+        or target.shape != input1.shape[:1]
+    ):
+        return NotImplemented
+    with np.errstate(all="ignore"):
+        # Σx1·x2 / sqrt((Σx1² + ε)(Σx2² + ε)), each sum NumPy's along the last axis.  Each
+        # product in an array of its own, as the body's: its memory order (that of its
+        # factors) decides the order of the sum.
+        dot = np.add.reduce(np.multiply(input1, input2), axis=-1)
+        squares1 = np.add.reduce(np.multiply(input1, input1), axis=-1)
+        squares1 += _COSINE_EPS
+        squares2 = np.add.reduce(np.multiply(input2, input2), axis=-1)
+        squares2 += _COSINE_EPS
+        squares1 *= squares2
+        cos = np.divide(dot, np.sqrt(squares1, out=squares1), out=dot)
+        zero = np.zeros_like(cos)
+        dissimilar = np.maximum(np.subtract(cos, float(margin)), np.asarray(0, dtype=cos.dtype))
+        loss = np.where(target == 1, np.subtract(1.0, cos), zero)
+        loss += np.where(target == -1, dissimilar, zero)
+        return _reduced_rows(loss, reduction)
+
+
+def _pairwise_norm(x1: Any, x2: Any, p: float, eps: float) -> Any:
+    """``‖x1 − x2 + eps‖_p`` of each row for a finite order ``p`` other than 0, as the body's
+    ``_vector_norm``."""
+    diff = np.subtract(x1, x2)
+    diff += eps
+    if p == 2:
+        np.multiply(diff, diff, out=diff)
+        total = np.add.reduce(diff, axis=-1)
+        # The body's where(total == 0, 0, sqrt(where(total == 0, 1, total))), for its
+        # gradient at 0: a sum of squares is never −0, and sqrt(+0) is +0, so the same bits.
+        return np.sqrt(total, out=total)
+    np.abs(diff, out=diff)
+    if p == 1:
+        return np.add.reduce(diff, axis=-1)
+    total = np.add.reduce(np.power(diff, float(p), out=diff), axis=-1)
+    zero = total == 0
+    root = np.power(np.where(zero, np.ones_like(total), total), 1.0 / float(p))
+    return np.where(zero, np.zeros_like(total), root)
+
+
+def triplet_margin_loss(
+    anchor: Any,
+    positive: Any,
+    negative: Any,
+    margin: Any,
+    p: Any,
+    eps: Any,
+    swap: Any,
+    size_average: Any,
+    reduce: Any,
+    reduction: Any,
+) -> Any:
+    if (
+        not _positive(margin)  # the body raises for a margin ≤ 0
+        or not _moderate(p)
+        or p == 0  # the body counts the non-zeros
+        or not _moderate(eps)
+        or type(swap) is not bool
+        or not _loss_options(reduction, size_average, reduce)
+        or not _rows(anchor)
+        or not _like(positive, anchor)
+        or not _like(negative, anchor)
+    ):
+        return NotImplemented
+    with np.errstate(all="ignore"):
+        d_pos = _pairwise_norm(anchor, positive, p, float(eps))
+        d_neg = _pairwise_norm(anchor, negative, p, float(eps))
+        if swap:
+            np.minimum(d_neg, _pairwise_norm(positive, negative, p, float(eps)), out=d_neg)
+        # max(margin + d(a, p) − d(a, n), 0)
+        loss = np.add(float(margin), d_pos, out=d_pos)
+        loss -= d_neg
+        np.maximum(loss, np.asarray(0, dtype=loss.dtype), out=loss)
+        return _reduced_rows(loss, reduction)
+
+
 KERNELS: dict[str, Callable[..., Any]] = {
     kernel.__name__: kernel
     for kernel in (
@@ -844,5 +1047,9 @@ KERNELS: dict[str, Callable[..., Any]] = {
         multi_margin_loss,
         nll_loss,
         cross_entropy,
+        hinge_embedding_loss,
+        multilabel_soft_margin_loss,
+        cosine_embedding_loss,
+        triplet_margin_loss,
     )
 }
