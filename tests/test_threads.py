@@ -197,7 +197,9 @@ def test_a_forked_child_starts_its_own_threads(threads) -> None:
     expected = anyloss.mse_loss(x, x[::-1].copy())  # the parent's pool now exists
     read, write = os.pipe()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a threaded process
+        # fork() of a threaded process warns (Python itself, and JAX once it is imported)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
         pid = os.fork()
     if pid == 0:  # the child
         try:

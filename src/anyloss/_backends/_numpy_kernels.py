@@ -1,17 +1,23 @@
-"""NumPy's native kernels: a loss's usual call (elementwise or of class scores), told in a few checks.
+"""NumPy's native kernels: a loss's usual call, told apart in a few checks.
 
 A loss body validates its arguments as torch does, one check at a time, which on a small
 array costs several times the arithmetic.  Most calls have one signature that needs none
-of those checks: two non-empty NumPy arrays of one shape (not 0-D) and one dtype, float32 or float64,
-the reduction one of torch's three strings, the legacy flags and the optional arrays left
-out, the options plain Python numbers and flags in their usual range.  For that signature
-the kernels here compute the body's own formula, operation for operation (so to the last
-bit), in ufuncs writing into the temporaries they own.  Any other call, and every call
-whose values a check must read (a probability outside [0, 1], say), is declined
-(``NotImplemented``) and runs the body, which then checks everything as it always does.
+of those checks: non-empty NumPy arrays of the usual shapes (one shape for the elementwise
+losses; scores and class indices; embeddings of one shape) and one float dtype, float32 or
+float64, the reduction one of torch's three strings, the legacy flags and the optional
+arrays left out, the options plain Python numbers and flags in their usual range.  For
+that signature the kernels here compute the body's own formula, operation for operation
+(so to the last bit), in ufuncs writing into the temporaries they own.  Any other call,
+and every call whose values a check must read (a probability outside [0, 1], say), is
+declined (``NotImplemented``) and runs the body, which then checks everything as it
+always does.
+
+Large inputs are computed by blocks, on several threads from the main thread
+(:func:`_elementwise`, :func:`logsumexp`), with the bits of the one-piece computation.
 
 ``anyloss.native_paths(False)`` switches these off as it switches off torch's kernels;
-``tests/test_native_path.py`` proves each equal to the body on every case of the tables.
+``tests/test_native_path.py`` proves each equal to the body on every case of the tables,
+``tests/test_threads.py`` the blocks equal to one piece.
 """
 
 from __future__ import annotations
