@@ -3,6 +3,7 @@ gradients for every option, under jit, grad, value_and_grad and vmap, and its me
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -316,3 +317,139 @@ def test_chunk_size_must_be_positive() -> None:
             summed=True,
             chunk_size=0,
         )
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 4 rows: a chunk of fewer rows becomes a block of 4 rows and fewer classes
+    (at chunk_size 1 and 2, blocks of 2 and 5 of the 11 classes, the last one shorter)."""
+    from anyloss._backends import _generic
+
+    monkeypatch.setattr(_generic, "TILE_ROWS", 4)
+    assert _generic.logit_blocks(N, C, 1) == (4, 2) and _generic.logit_blocks(N, C, 2) == (4, 5)
+    return _generic
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2])
+@pytest.mark.parametrize("summed", [False, True], ids=["rows", "summed"])
+@pytest.mark.parametrize("case", INDEX_CASES)
+def test_blocks_of_rows_and_classes_match_torch_with_index_targets(
+    case: dict[str, Any], summed: bool, chunk_size: int, small_blocks
+) -> None:
+    _check(case, np.float64, probabilities=False, summed=summed, chunk_size=chunk_size, transform="jit")
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2])
+@pytest.mark.parametrize("summed", [False, True], ids=["rows", "summed"])
+@pytest.mark.parametrize("case", PROBABILITY_CASES)
+def test_blocks_of_rows_and_classes_match_torch_with_probability_targets(
+    case: dict[str, Any], summed: bool, chunk_size: int, small_blocks
+) -> None:
+    _check(case, np.float64, probabilities=True, summed=summed, chunk_size=chunk_size, transform="jit")
+
+
+@pytest.mark.parametrize("summed", [False, True], ids=["rows", "summed"])
+@pytest.mark.parametrize(
+    ("case", "probabilities"),
+    [
+        (INDEX_CASES[3].values[0], False),
+        (INDEX_CASES[-1].values[0], False),
+        (PROBABILITY_CASES[-1].values[0], True),
+    ],
+    ids=["all", "every_option", "prob_every_option"],
+)
+def test_blocks_in_float32_and_eagerly_match_torch(
+    case: dict[str, Any], probabilities: bool, summed: bool, small_blocks
+) -> None:
+    for dtype, transform in ((np.float32, "jit"), (np.float64, "eager")):
+        _check(
+            case,
+            dtype,
+            probabilities=probabilities,
+            summed=summed,
+            chunk_size=2,
+            transform=transform,
+        )
+
+
+@pytest.mark.parametrize(
+    ("special", "probabilities"),
+    [(s, False) for s in ("inf", "-inf", "nan", "all -inf", "target out of range")]
+    + [(s, True) for s in ("inf", "-inf", "nan", "all -inf")],
+)
+def test_chunks_and_blocks_give_the_whole_rows_answer_for_non_finite_logits(
+    special: str, probabilities: bool
+) -> None:
+    """Chunks of rows with padding (13 rows in chunks of 4) and blocks of classes against
+    all rows at once, on JAX itself, where torch's reference has no answer to compare with
+    (a target out of range raises there): a padded row's logits are NaN where a weight is
+    infinite, and its share of the weight's gradient must still be 0."""
+    from anyloss._backends import _generic
+
+    a = _inputs(np.float64, probabilities=probabilities)
+    w = a["w"]
+    if special == "inf":
+        w[3, 0] = np.inf
+    elif special == "-inf":
+        w[4, :] = -np.inf
+    elif special == "nan":
+        w[5, 1] = np.nan
+    elif special == "all -inf":
+        w[:] = -np.inf
+    else:
+        a["t"][[2, 9]] = [C, 3 * C]
+    arrays = [jnp.asarray(a[k]) for k in ("x", "w", "t", "b", "cw")]
+    for summed, smoothing, z_loss, softcap in [
+        (False, 0.0, 0.0, None),
+        (True, 0.2, 1e-3, None),
+        (False, 0.1, 0.0, 3.0),
+        (True, 0.0, 1e-2, 2.0),
+    ]:
+        options = dict(
+            ignore_index=-100,
+            label_smoothing=smoothing,
+            probabilities=probabilities,
+            summed=summed,
+            z_loss=z_loss,
+            softcap=softcap,
+        )
+
+        def run(x: Any, w: Any, t: Any, b: Any, cw: Any, chunk_size: int, options: dict) -> Any:
+            loss, lse = KERNEL(x, w, t, b, cw, chunk_size=chunk_size, **options)
+            return jnp.sum(loss * jnp.linspace(-1, 2, loss.size).reshape(loss.shape)), (loss, lse)
+
+        results = []
+        for tile_rows, chunk_size in ((_generic.TILE_ROWS, N), (_generic.TILE_ROWS, 4), (4, 2)):
+            _generic.TILE_ROWS = tile_rows
+            try:
+                step = jax.value_and_grad(
+                    partial(run, chunk_size=chunk_size, options=options), (0, 1, 3), has_aux=True
+                )
+                (_, aux), grads = step(*arrays)
+            finally:
+                _generic.TILE_ROWS = 512
+            results.append([np.asarray(v) for v in (*aux, *grads)])
+        for chunked in results[1:]:
+            for got, whole in zip(chunked, results[0], strict=True):
+                np.testing.assert_allclose(got, whole, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("summed", [False, True], ids=["rows", "summed"])
+def test_vmap_over_blocks_matches_torch(summed: bool, small_blocks) -> None:
+    problems = [_inputs(np.float64, probabilities=False, seed=s) for s in range(2)]
+    stacked = {k: jnp.stack([jnp.asarray(p[k]) for p in problems]) for k in ("x", "w", "t", "b", "cw")}
+
+    def objective(x: Any, w: Any, t: Any, b: Any, cw: Any) -> Any:
+        options = dict(
+            ignore_index=-100, label_smoothing=0.1, probabilities=False, summed=summed, chunk_size=2
+        )
+        return jnp.sum(KERNEL(x, w, t, b, cw, **options)[0])
+
+    values, grads = jax.jit(jax.vmap(jax.value_and_grad(objective, (0, 1, 3))))(*stacked.values())
+    for i, p in enumerate(problems):
+        want, want_grads, _ = _torch_reference(
+            p, bias=True, weighted=True, ignore_index=-100, smoothing=0.1, probabilities=False, summed=True
+        )
+        np.testing.assert_allclose(np.asarray(values[i]), want, rtol=1e-12)
+        for g, w in zip(grads, want_grads, strict=True):
+            np.testing.assert_allclose(np.asarray(g[i]), w / 1.5, rtol=1e-12, atol=1e-12)

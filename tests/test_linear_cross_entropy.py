@@ -181,10 +181,10 @@ def _block_inputs(dtype, probabilities: bool, special: str | None = None):
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of 8 rows: a chunk of fewer rows becomes a block of 8 rows and fewer classes."""
-    from anyloss._backends import _torch
+    from anyloss._backends import _generic
 
-    monkeypatch.setattr(_torch, "TILE_ROWS", 8)
-    return _torch
+    monkeypatch.setattr(_generic, "TILE_ROWS", 8)
+    return _generic
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -192,7 +192,7 @@ def small_blocks(monkeypatch):
 def test_blocks_of_rows_and_classes_match_torch(dtype, probabilities, small_blocks) -> None:
     x, w, t = _block_inputs(dtype, probabilities)
     tolerance = {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-5}
-    assert small_blocks._tiles(37, 23, 2) == (8, 5)
+    assert small_blocks.logit_blocks(37, 23, 2) == (8, 5)
     for smoothing, weighted, biased, reduction, chunk in itertools.product(
         (0.0, 0.2), (False, True), (False, True), ("mean", "sum", "none"), (1, 5)
     ):

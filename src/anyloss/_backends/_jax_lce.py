@@ -15,6 +15,12 @@ products in all, the logits of a chunk used once) and the backward rule scales t
 scalar cotangent.  Row by row, the backward rule recomputes each chunk's logits from the
 saved log-normalisers.  The rules are told which inputs are differentiated
 (``symbolic_zeros``): a gradient nobody asked for is not computed.
+
+A chunk of fewer than ``TILE_ROWS`` rows of a larger batch becomes a block of as many
+logits in more rows and fewer classes (:func:`anyloss._backends._generic.logit_blocks`):
+the log-normalisers over the blocks of classes first (``logaddexp`` of each block's
+log-sum-exp), then each block's logits again for the losses and gradients, four products
+of many rows instead of three of a few (the latter run far below the machine's speed).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
+from ._generic import logit_blocks
+
 # torch's CPU products are full float32 (and its CUDA ones unless TF32 is switched on).
 _PRECISION = lax.Precision.HIGHEST
 
@@ -37,7 +45,8 @@ class _Options(NamedTuple):
     probabilities: bool
     softcap: float | None
     z_loss: float
-    chunk_size: int
+    chunk_size: int  # rows per chunk
+    classes: int  # classes per block of a chunk's logits (all of them: whole rows)
 
 
 def linear_cross_entropy_rows(
@@ -59,13 +68,15 @@ def linear_cross_entropy_rows(
     per-row log-normalisers ``(N,)`` (no gradient flows through them)."""
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    rows, classes = logit_blocks(input.shape[0], linear_weight.shape[0], int(chunk_size))
     options = _Options(
         int(ignore_index),
         float(label_smoothing),
         bool(probabilities),
         None if softcap is None else float(softcap),
         float(z_loss),
-        int(chunk_size),
+        rows,
+        classes,
     )
     kernel = _summed if summed else _rows
     loss, lse = kernel(options, input, linear_weight, target, linear_bias, class_weight)
@@ -80,11 +91,12 @@ def _compute_dtype(dtype: Any) -> Any:
 
 
 class _Chunks(NamedTuple):
-    """The rows, padded to whole chunks and split ``(chunks, rows, ...)``, with their mask."""
+    """The rows, padded to whole chunks and split ``(chunks, rows, ...)``, with their masks."""
 
     x: Any
     target: Any
     valid: Any
+    exists: Any  # None where no row is padding
     n_rows: int
     size: int
 
@@ -106,9 +118,16 @@ def _split(options: _Options, x: Any, target: Any) -> _Chunks:
         x.reshape(count, size, x.shape[1]),
         target.reshape(count, size, *target.shape[1:]),
         valid.reshape(count, size),
+        row_exists.reshape(count, size) if pad else None,
         n,
         size,
     )
+
+
+def _real_rows(a: Any, exists: Any) -> Any:
+    """``a`` with the rows of padding zeroed: their logits may be NaN (``0·inf``), and their
+    share of a sum over rows must be 0 (an ignored row's NaN stays, as in torch)."""
+    return a if exists is None else jnp.where(exists[:, None], a, jnp.zeros_like(a))
 
 
 def _unsplit(rows: Any, n: int) -> Any:
@@ -214,7 +233,7 @@ def _minus_log_p_weighted(options: _Options, z: Any, lse: Any, g: Any, valid: An
 def _grads_of_chunk(
     options: _Options,
     need: tuple[bool, bool, bool, bool, bool],
-    chunk: tuple[Any, Any, Any],
+    chunk: tuple[Any, Any, Any, Any],
     w: Any,
     b: Any,
     class_weight: Any,
@@ -223,7 +242,7 @@ def _grads_of_chunk(
 ) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
     """Loss rows, lse, dX rows, the logits' gradient (in the input's dtype, for dW), db share,
     d target rows, d class weight share."""
-    x, target, valid = chunk
+    x, target, valid, exists = chunk
     need_x, need_w, need_b, need_target, need_class_weight = need
     acc = _compute_dtype(x.dtype)
     z, tanh = _logits(options, x, w, b)
@@ -231,7 +250,7 @@ def _grads_of_chunk(
         lse = _logsumexp(z)
     weights = _weights(options, z, target, valid, class_weight)
     loss = _row_loss(options, z, lse, target, valid, weights)
-    dz = _logit_gradient(options, z, tanh, lse, target, valid, weights, g)
+    dz = _real_rows(_logit_gradient(options, z, tanh, lse, target, valid, weights, g), exists)
     dz_in = dz.astype(x.dtype)
     dx = db = d_target = d_class_weight = None
     if need_x:
@@ -243,7 +262,7 @@ def _grads_of_chunk(
         db = jnp.sum(dz, axis=0)
     if need_target or need_class_weight:
         # Probability targets only: torch differentiates -Σ w·q·log_softmax in both.
-        share = _minus_log_p_weighted(options, z, lse, g, valid)
+        share = _real_rows(_minus_log_p_weighted(options, z, lse, g, valid), exists)
         if need_target:
             d_target = (1 - options.label_smoothing) * (share if weights.w is None else share * weights.w)
             d_target = d_target.astype(target.dtype)
@@ -285,12 +304,197 @@ def _add_weight_gradient(dw_sum: Any, dz: Any, x: Any) -> Any:
     return dw_sum
 
 
+def _over_classes(n_classes: int, size: int, body: Any, carry: Any) -> Any:
+    """``body(start, size, carry)`` over the blocks of ``size`` classes, in order: the whole
+    blocks in a ``fori_loop``, the shorter last one apart (its own static size)."""
+    full = n_classes // size
+    if full:
+        carry = lax.fori_loop(0, full, lambda j, c: body(j * size, size, c), carry)
+    if full * size < n_classes:
+        carry = body(full * size, n_classes - full * size, carry)
+    return carry
+
+
+def _columns(a: Any, start: Any, size: int, axis: int = 0) -> Any:
+    return None if a is None else lax.dynamic_slice_in_dim(a, start, size, axis)
+
+
+def _add_columns(total: Any, start: Any, size: int, value: Any, axis: int = 0) -> Any:
+    """``total`` with ``value`` added to its ``size`` entries from ``start`` along ``axis``
+    (in place: ``total`` is a loop's carry)."""
+    current = lax.dynamic_slice_in_dim(total, start, size, axis)
+    return lax.dynamic_update_slice_in_dim(total, current + value, start, axis)
+
+
+class _Target(NamedTuple):
+    """A block of rows' class-index targets as the tiled kernel reads them."""
+
+    t: Any  # the target, 0 where ignored
+    in_range: Any
+    w_t: Any  # the target's class weight (1 without class weights)
+
+
+def _index_target(target: Any, valid: Any, class_weight: Any, n_classes: int, acc: Any) -> _Target:
+    t = jnp.where(valid, target, jnp.zeros_like(target))
+    in_range = (t >= 0) & (t < n_classes)
+    if class_weight is None:
+        w_t = jnp.ones(t.shape, acc)
+    else:
+        w_t = class_weight.astype(acc)[jnp.clip(t, 0, n_classes - 1)]
+    return _Target(t, in_range, w_t)
+
+
+def _tiled_lse(options: _Options, x: Any, w: Any, b: Any, index: _Target | None) -> tuple[Any, Any]:
+    """A block of rows' log-normalisers over blocks of classes (each block's log-sum-exp,
+    added with ``logaddexp``) and, for class indices, the target's logit (NaN where the
+    target is out of range)."""
+    acc = _compute_dtype(x.dtype)
+    rows = x.shape[0]
+
+    def body(start: Any, size: int, carry: tuple[Any, Any]) -> tuple[Any, Any]:
+        lse, picked = carry
+        z, _ = _logits(options, x, _columns(w, start, size), _columns(b, start, size))
+        lse = jnp.logaddexp(lse, _logsumexp(z))
+        if index is not None:
+            local = index.t - start
+            here = (local >= 0) & (local < size)
+            z_t = jnp.take_along_axis(z, jnp.clip(local, 0, size - 1)[:, None], axis=1)[:, 0]
+            picked = jnp.where(here, z_t, picked)
+        return lse, picked
+
+    init = (jnp.full((rows,), -jnp.inf, acc), jnp.full((rows,), jnp.nan, acc))
+    return _over_classes(w.shape[0], options.classes, body, init)
+
+
+def _tiled_chunk(
+    options: _Options,
+    need: tuple[bool, bool, bool, bool, bool],
+    chunk: tuple[Any, Any, Any, Any],
+    w: Any,
+    b: Any,
+    class_weight: Any,
+    g: Any,
+    lse: Any | None,
+    sums: tuple[Any, Any, Any],
+) -> tuple[tuple[Any, Any, Any], tuple[Any, ...]]:
+    """:func:`_grads_of_chunk` over blocks of ``options.classes`` classes of a chunk's
+    logits: their log-normalisers first (unless given: then no loss is computed), then the
+    losses and the gradients from each block's logits computed again.  ``sums`` are the
+    running ``dW``, ``db`` and class weight gradient, returned with the block's shares
+    added; then the loss, lse, dX and target gradient rows."""
+    x, target, valid, exists = chunk
+    need_x, need_w, need_b, need_target, need_class_weight = need
+    acc = _compute_dtype(x.dtype)
+    n_classes, eps = w.shape[0], options.label_smoothing
+    cw = None if class_weight is None else class_weight.astype(acc)
+    index = None if options.probabilities else _index_target(target, valid, class_weight, n_classes, acc)
+    want_loss = lse is None
+    picked = None
+    if lse is None:
+        lse, picked = _tiled_lse(options, x, w, b, index)
+    g = jnp.where(valid, g, jnp.zeros_like(g))
+    z_scale = 2 * options.z_loss * lse if options.z_loss else 0.0
+    if index is None:
+        q = target.astype(acc)
+        if eps:
+            q = q * (1 - eps) + eps / n_classes
+        wq = q if cw is None else cw * q
+        scale = jnp.sum(wq, axis=1) + z_scale
+    else:
+        hit = (1 - eps) * index.w_t
+        total = n_classes if cw is None else jnp.sum(cw)
+        scale = hit + eps / n_classes * total + z_scale
+    logit_grads = need_x or need_w or need_b
+    spreads = want_loss and (index is None or eps > 0)
+
+    def body(start: Any, size: int, carry: tuple[Any, ...]) -> tuple[Any, ...]:
+        dx, dw, db, dcw, spread, d_target = carry
+        w_block = _columns(w, start, size)
+        z, tanh = _logits(options, x, w_block, _columns(b, start, size))
+        centred = z - lse[:, None]
+        cw_block = _columns(cw, start, size)
+        wq_block = None if index is not None else _columns(wq, start, size, 1)
+        if spreads:
+            share = wq_block if index is None else cw_block
+            spread = spread + jnp.sum(centred if share is None else centred * share, axis=1)
+        if logit_grads:
+            dz = jnp.exp(centred) * scale[:, None]
+            if index is None:
+                dz = dz - wq_block
+            else:
+                if eps:
+                    dz = dz - eps / n_classes * (1.0 if cw_block is None else cw_block)
+                classes = lax.broadcasted_iota(index.t.dtype, z.shape, 1) + start
+                dz = dz - jnp.where(classes == index.t[:, None], hit[:, None], jnp.zeros_like(dz))
+            dz = dz * g[:, None]
+            if tanh is not None:
+                dz = dz * (1 - tanh * tanh)
+            dz = _real_rows(dz, exists)
+            dz_in = dz.astype(x.dtype)
+            if need_x:
+                dx = dx + lax.dot_general(
+                    dz_in, w_block, (((1,), (0,)), ((), ())), precision=_PRECISION, preferred_element_type=acc
+                )
+            if need_w:
+                dw_block = lax.dot_general(
+                    dz_in, x, (((0,), (0,)), ((), ())), precision=_PRECISION, preferred_element_type=acc
+                )
+                dw = _add_columns(dw, start, size, dw_block)
+            if need_b:
+                db = _add_columns(db, start, size, jnp.sum(dz, axis=0))
+        if need_target or need_class_weight:
+            # Probability targets only: torch differentiates -Σ w·q·log_softmax in both.
+            share = _real_rows(-g[:, None] * centred, exists)
+            if need_target:
+                d = (1 - eps) * (share if cw_block is None else share * cw_block)
+                d_target = lax.dynamic_update_slice_in_dim(d_target, d.astype(d_target.dtype), start, 1)
+            if need_class_weight:
+                q_block = _columns(target, start, size, 1).astype(acc)
+                if eps:
+                    q_block = q_block * (1 - eps) + eps / n_classes
+                dcw = _add_columns(dcw, start, size, jnp.sum(share * q_block, axis=0))
+        return dx, dw, db, dcw, spread, d_target
+
+    dw, db, dcw = sums
+    init = (
+        jnp.zeros(x.shape, acc) if need_x else None,
+        dw,
+        db,
+        dcw,
+        jnp.zeros(lse.shape, acc) if spreads else None,
+        jnp.zeros(target.shape, target.dtype) if need_target else None,
+    )
+    if logit_grads or spreads or need_target or need_class_weight:
+        init = _over_classes(n_classes, options.classes, body, init)
+    dx, dw, db, dcw, spread, d_target = init
+    loss = None
+    if want_loss:
+        if index is None:
+            loss = -spread
+        else:
+            loss = index.w_t * jnp.where(index.in_range, lse - picked, jnp.nan)
+            if eps:
+                loss = (1 - eps) * loss - eps / n_classes * spread
+        if options.z_loss:
+            loss = loss + options.z_loss * lse * lse
+        loss = jnp.where(valid, loss, jnp.zeros_like(loss))
+    return (dw, db, dcw), (loss, lse, None if dx is None else dx.astype(x.dtype), d_target)
+
+
 def _forward(options: _Options, x: Any, w: Any, target: Any, b: Any, class_weight: Any) -> tuple[Any, Any]:
-    """Loss rows ``(N,)`` and lse ``(N,)`` in the compute dtype: one product per chunk."""
+    """Loss rows ``(N,)`` and lse ``(N,)`` in the compute dtype: one product per chunk (two
+    over blocks of classes with label smoothing or probability targets)."""
     chunks = _split(options, x, target)
+    blocks = options.classes < w.shape[0]
 
     def step(carry: None, chunk: tuple[Any, Any, Any]) -> tuple[None, tuple[Any, Any]]:
         xc, tc, vc = chunk
+        if blocks:
+            ones = jnp.ones(vc.shape, _compute_dtype(xc.dtype))
+            _, (loss, lse, _, _) = _tiled_chunk(
+                options, (False,) * 5, (xc, tc, vc, None), w, b, class_weight, ones, None, (None, None, None)
+            )
+            return None, (loss, lse)
         z, _ = _logits(options, xc, w, b)
         lse = _logsumexp(z)
         weights = _weights(options, z, tc, vc, class_weight)
@@ -329,31 +533,42 @@ def _gradients(
         jnp.zeros(w.shape, acc) if need_w else None,
         jnp.zeros((n_classes,), acc) if need_b else None,
         jnp.zeros((n_classes,), acc) if need_class_weight else None,
+        # dX written in place, a chunk of rows at a time: stacked as the scan's output, its
+        # (chunks, rows, H) shape would keep XLA from scaling it in place in the backward rule,
+        # holding it twice.
+        jnp.zeros((count * size, x.shape[1]), x.dtype) if need_x else None,
     )
 
-    def step(
-        carry: tuple[Any, Any, Any], chunk: tuple[Any, ...]
-    ) -> tuple[tuple[Any, Any, Any], tuple[Any, ...]]:
-        dw_sum, db_sum, dcw_sum = carry
-        xc, tc, vc, gc, lc = chunk
+    def chunk_step(sums: tuple[Any, Any, Any], chunk: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
+        xc, tc, vc, ec, gc, lc = chunk
+        if options.classes < n_classes:
+            return _tiled_chunk(options, need, (xc, tc, vc, ec), w, b, class_weight, gc, lc, sums)
+        dw_sum, db_sum, dcw_sum = sums
         loss, lse_c, dx, dz, db, d_target, d_class_weight = _grads_of_chunk(
-            options, need, (xc, tc, vc), w, b, class_weight, gc, lc
+            options, need, (xc, tc, vc, ec), w, b, class_weight, gc, lc
         )
-        carry = (
+        sums = (
             _add_weight_gradient(dw_sum, dz, xc) if need_w else None,
             None if db is None else db_sum + db,
             None if d_class_weight is None else dcw_sum + d_class_weight,
         )
-        return carry, (loss, lse_c, dx, d_target)
+        return sums, (loss, lse_c, dx, d_target)
 
-    (dw, db, dcw), (loss, lse_out, dx, d_target) = lax.scan(
-        step, carry0, (chunks.x, chunks.target, chunks.valid, g, lse)
+    def step(carry: tuple[Any, ...], chunk: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        *sums, dx_all = carry
+        sums, (loss, lse_c, dx, d_target) = chunk_step(tuple(sums), chunk[1:])
+        if dx is not None:
+            dx_all = lax.dynamic_update_slice_in_dim(dx_all, dx, chunk[0] * size, 0)
+        return (*sums, dx_all), (loss, lse_c, d_target)
+
+    (dw, db, dcw, dx), (loss, lse_out, d_target) = lax.scan(
+        step, carry0, (jnp.arange(count), chunks.x, chunks.target, chunks.valid, chunks.exists, g, lse)
     )
     n = chunks.n_rows
     return (
-        _unsplit(loss, n),
+        None if loss is None else _unsplit(loss, n),
         _unsplit(lse_out, n),
-        None if dx is None else _unsplit(dx, n),
+        dx if dx is None or pad == 0 else dx[:n],
         None if dw is None else dw.astype(w.dtype),
         None if db is None else db.astype(b.dtype),
         None if d_target is None else _unsplit(d_target, n),

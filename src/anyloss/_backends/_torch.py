@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _switches
-from ._generic import Backend
+from ._generic import Backend, logit_blocks
 
 
 class TorchBackend(Backend):
@@ -362,23 +362,6 @@ def _gradient_buffers(input: Any, weight: Any, bias: Any, work: Any, needs: tupl
     ]
 
 
-#: Rows of one block of logits where ``chunk_size`` rows would be fewer (see :func:`_tiles`).
-TILE_ROWS = 512
-
-
-def _tiles(n: int, n_classes: int, chunk_size: int) -> tuple[int, int]:
-    """``(rows, classes)`` of one block of logits: ``chunk_size`` rows of every class, or,
-    where that is fewer than :data:`TILE_ROWS` rows of a larger batch, as many logits as
-    ``chunk_size`` rows hold, in up to ``TILE_ROWS`` rows of fewer classes.  Matrix products
-    of a few rows run far below the machine's speed (at 16 rows of N=2048, H=512, V=32000
-    the step took 3× the three products alone), while the logits held stay the same."""
-    if chunk_size >= min(n, TILE_ROWS):
-        return chunk_size, n_classes
-    rows = min(n, TILE_ROWS)
-    classes = max(1, chunk_size * n_classes // rows)
-    return (rows, classes) if classes < n_classes else (chunk_size, n_classes)
-
-
 def _capped(z: Any, s: _LinearSettings) -> Any:
     return z if s.softcap is None else s.softcap * torch.tanh(z / s.softcap)
 
@@ -550,7 +533,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         lse_all = torch.empty(n, dtype=work, device=input.device)
         losses = torch.empty(0 if s.summed else n, dtype=work, device=input.device)
         total = torch.zeros((), dtype=work, device=input.device)
-        chunk, classes = _tiles(n, weight.shape[0], s.chunk_size)
+        chunk, classes = logit_blocks(n, weight.shape[0], s.chunk_size)
         for start in range(0, n, chunk):
             rows = slice(start, min(n, start + chunk))
             x = input[rows]
@@ -614,7 +597,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         input, weight, bias, target, class_weight, lse_all = ctx.saved_tensors
         work = lse_all.dtype
         grads = _gradient_buffers(input, weight, bias, work, needs)
-        chunk, classes = _tiles(input.shape[0], weight.shape[0], s.chunk_size)
+        chunk, classes = logit_blocks(input.shape[0], weight.shape[0], s.chunk_size)
         for start in range(0, input.shape[0], chunk):
             rows = slice(start, min(input.shape[0], start + chunk))
             x = input[rows]

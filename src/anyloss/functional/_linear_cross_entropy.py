@@ -118,10 +118,11 @@ def _check_cross_entropy(
 
 
 def default_chunk_size(n: int, in_features: int, n_classes: int) -> int:
-    """Rows per chunk when none is asked for: a power of two (at least 8) whose logits, with
-    the few chunk-sized temporaries of the kernel, stay within a tenth of the gradients
-    ``dX + dW`` that a training step must hold anyway."""
-    budget = (n_classes * in_features + n * in_features) / (32 * max(n_classes, 1))
+    """Rows per chunk when none is asked for: a power of two (at least 8) whose logits hold
+    at most a 64th as many numbers as the gradients ``dX + dW`` that a training step must
+    hold anyway, so that with the kernels' few temporaries of a chunk's size (three or
+    four, and a block's share of ``dX``) the step stays within a tenth above them."""
+    budget = (n_classes * in_features + n * in_features) / (64 * max(n_classes, 1))
     rows = 1 << max(3, int(math.floor(math.log2(max(budget, 1.0)))))
     return max(1, min(n, rows))
 
@@ -253,8 +254,8 @@ def linear_cross_entropy(
     chunk_size : int, optional
         Beyond torch: rows per chunk (overrides ``options``); by default a power of two
         chosen so that a chunk of logits stays small beside the gradients.  On torch
-        tensors a chunk of fewer than 512 rows of a larger batch is held as a block of the
-        same number of logits in 512 rows and fewer classes (see below).
+        tensors and JAX arrays a chunk of fewer than 512 rows of a larger batch is held as
+        a block of the same number of logits in 512 rows and fewer classes (see below).
     {xp}
 
     Returns
@@ -277,12 +278,14 @@ def linear_cross_entropy(
     On torch tensors the kernel is anyloss's own autograd function: for 'sum' and 'mean'
     the forward pass computes the gradients too and the backward pass scales them in place,
     so a second backward pass raises unless ``options`` allows ``retain_graph``; for 'none'
-    the backward pass recomputes each chunk.  Double backward raises.  A chunk of every
-    class costs three matrix products in all; but products of a few rows run far below the
-    machine's speed, so where the chunk has fewer than 512 rows the kernel works on blocks
-    of up to 512 rows and fewer classes instead (as many logits), first the rows'
-    log-normalisers over the blocks, then the losses and gradients from the blocks' logits
-    computed again: four products, each at full speed.
+    the backward pass recomputes each chunk.  Double backward raises.  On JAX arrays the
+    kernel is a ``jax.custom_vjp`` over a ``lax.scan`` of chunks, with the same split of
+    work between its two rules (safe under ``jit``, ``grad`` and ``vmap``).  A chunk of
+    every class costs three matrix products in all; but products of a few rows run far
+    below the machine's speed, so on both, where the chunk has fewer than 512 rows, the
+    kernel works on blocks of up to 512 rows and fewer classes instead (as many logits),
+    first the rows' log-normalisers over the blocks, then the losses and gradients from the
+    blocks' logits computed again: four products, each at full speed.
 
     {lazy}  There, a non-ignored class index outside ``[0, C)`` gives NaN.
 
