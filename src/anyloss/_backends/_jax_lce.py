@@ -413,7 +413,7 @@ def _tiled_chunk(
         z, tanh = _logits(options, x, w_block, _columns(b, start, size))
         centred = z - lse[:, None]
         cw_block = _columns(cw, start, size)
-        wq_block = None if index is not None else _columns(wq, start, size, 1)
+        wq_block: Any = None if index is not None else _columns(wq, start, size, 1)
         if spreads:
             share = wq_block if index is None else cw_block
             spread = spread + jnp.sum(centred if share is None else centred * share, axis=1)
@@ -456,7 +456,7 @@ def _tiled_chunk(
         return dx, dw, db, dcw, spread, d_target
 
     dw, db, dcw = sums
-    init = (
+    init: tuple[Any, ...] = (
         jnp.zeros(x.shape, acc) if need_x else None,
         dw,
         db,
