@@ -240,3 +240,16 @@ def test_blocks_give_the_whole_rows_answer_with_extensions_and_non_finite_logits
             torch.autograd.grad(blocks, [x, w], seed), torch.autograd.grad(whole, [x, w], seed), strict=True
         ):
             torch.testing.assert_close(mine, theirs, **exact)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_blocks_log_sum_exp_in_place_has_the_bits_of_torchs(dtype) -> None:
+    from anyloss._backends._torch import _logsumexp_
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(300, 77, generator=g, dtype=dtype) * 30
+    z[0, 3], z[1, :], z[2, 5], z[3, 2], z[4, :2] = torch.inf, -torch.inf, torch.nan, -torch.inf, torch.inf
+    expected = torch.logsumexp(z, 1)
+    got = _logsumexp_(z)
+    assert torch.equal(got.nan_to_num(7.0), expected.nan_to_num(7.0))
+    assert got[2].isnan() and got[1] == -torch.inf and got[0] == torch.inf

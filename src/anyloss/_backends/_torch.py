@@ -396,8 +396,16 @@ def _tiled_lse(x: Any, weight: Any, bias: Any, work: Any, s: _LinearSettings, cl
     for start in range(0, n_classes, classes):
         cols = slice(start, min(n_classes, start + classes))
         z = _capped(_chunk_logits(x, weight[cols], None if bias is None else bias[cols], work), s)
-        lse = torch.logaddexp(lse, torch.logsumexp(z, 1))
+        lse = torch.logaddexp(lse, _logsumexp_(z))
     return torch.where(torch.isfinite(lse) | torch.isnan(lse), lse, lse - lse)
+
+
+def _logsumexp_(z: Any) -> Any:
+    """``torch.logsumexp(z, 1)`` as torch computes it (the rows' largest entries taken out,
+    0 for those that are infinite), with ``z`` itself overwritten instead of a copy."""
+    largest = z.amax(1)
+    shift = torch.where(largest.isinf(), 0.0, largest)
+    return z.sub_(shift.unsqueeze(1)).exp_().sum(1).log_().add_(shift)
 
 
 def _tiled_pass(
