@@ -378,7 +378,7 @@ def test_blocks_in_float32_and_eagerly_match_torch(
     + [(s, True) for s in ("inf", "-inf", "nan", "all -inf")],
 )
 def test_chunks_and_blocks_give_the_whole_rows_answer_for_non_finite_logits(
-    special: str, probabilities: bool
+    special: str, probabilities: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Chunks of rows with padding (13 rows in chunks of 4) and blocks of classes against
     all rows at once, on JAX itself, where torch's reference has no answer to compare with
@@ -386,6 +386,7 @@ def test_chunks_and_blocks_give_the_whole_rows_answer_for_non_finite_logits(
     infinite, and its share of the weight's gradient must still be 0."""
     from anyloss._backends import _generic
 
+    default_rows = _generic.TILE_ROWS
     a = _inputs(np.float64, probabilities=probabilities)
     w = a["w"]
     if special == "inf":
@@ -419,15 +420,12 @@ def test_chunks_and_blocks_give_the_whole_rows_answer_for_non_finite_logits(
             return jnp.sum(loss * jnp.linspace(-1, 2, loss.size).reshape(loss.shape)), (loss, lse)
 
         results = []
-        for tile_rows, chunk_size in ((_generic.TILE_ROWS, N), (_generic.TILE_ROWS, 4), (4, 2)):
-            _generic.TILE_ROWS = tile_rows
-            try:
-                step = jax.value_and_grad(
-                    partial(run, chunk_size=chunk_size, options=options), (0, 1, 3), has_aux=True
-                )
-                (_, aux), grads = step(*arrays)
-            finally:
-                _generic.TILE_ROWS = 512
+        for tile_rows, chunk_size in ((default_rows, N), (default_rows, 4), (4, 2)):
+            monkeypatch.setattr(_generic, "TILE_ROWS", tile_rows)
+            step = jax.value_and_grad(
+                partial(run, chunk_size=chunk_size, options=options), (0, 1, 3), has_aux=True
+            )
+            (_, aux), grads = step(*arrays)
             results.append([np.asarray(v) for v in (*aux, *grads)])
         for chunked in results[1:]:
             for got, whole in zip(chunked, results[0], strict=True):

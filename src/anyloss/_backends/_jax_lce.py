@@ -171,18 +171,33 @@ def _weights(options: _Options, z: Any, target: Any, valid: Any, class_weight: A
     total = n_classes if w is None else jnp.sum(w)
     if options.probabilities:
         return _Weights(w, total, None, None)
-    t = jnp.where(valid, target, jnp.zeros_like(target))
-    w_t = jnp.ones(t.shape, z.dtype) if w is None else w[t]
-    return _Weights(w, total, w_t, t)
+    index = _index_target(target, valid, class_weight, n_classes, z.dtype)
+    return _Weights(w, total, index.w_t, index.t)
+
+
+def _smoothed(options: _Options, target: Any, n_classes: int, dtype: Any) -> Any:
+    """A probability target with label smoothing: ``(1 − ε)·q + ε/C``."""
+    q = target.astype(dtype)
+    eps = options.label_smoothing
+    return q * (1 - eps) + eps / n_classes if eps else q
+
+
+def _softmax_scale(
+    options: _Options, lse: Any, n_classes: int, total: Any, w_t: Any = None, wq: Any = None
+) -> Any:
+    """Each row's factor of the softmax in ``d loss / d z``: the sum of its shares of the
+    target (``(1 − ε)·w_t + ε/C·Σ w`` for a class index, ``Σ w·q̃`` for probabilities) plus
+    the z-loss's ``2·z_loss·lse``."""
+    eps = options.label_smoothing
+    share = jnp.sum(wq, axis=1) if w_t is None else (1 - eps) * w_t + eps / n_classes * total
+    return share + 2 * options.z_loss * lse if options.z_loss else share
 
 
 def _row_loss(options: _Options, z: Any, lse: Any, target: Any, valid: Any, weights: _Weights) -> Any:
     eps, n_classes = options.label_smoothing, z.shape[1]
     minus_log_p = lse[:, None] - z
     if options.probabilities:
-        q = target.astype(z.dtype)
-        if eps:
-            q = q * (1 - eps) + eps / n_classes
+        q = _smoothed(options, target, n_classes, z.dtype)
         wq = q if weights.w is None else weights.w * q
         loss = jnp.sum(wq * minus_log_p, axis=1)
     else:
@@ -203,16 +218,13 @@ def _logit_gradient(
     eps, n_classes = options.label_smoothing, z.shape[1]
     p = jnp.exp(z - lse[:, None])
     g = jnp.where(valid, g, jnp.zeros_like(g))
-    scale = 2 * options.z_loss * lse if options.z_loss else 0.0
     if options.probabilities:
-        q = target.astype(z.dtype)
-        if eps:
-            q = q * (1 - eps) + eps / n_classes
+        q = _smoothed(options, target, n_classes, z.dtype)
         wq = q if weights.w is None else weights.w * q
-        dz = p * (jnp.sum(wq, axis=1) + scale)[:, None] - wq
+        dz = p * _softmax_scale(options, lse, n_classes, weights.total, wq=wq)[:, None] - wq
     else:
         hit = (1 - eps) * weights.w_t
-        dz = p * (hit + eps / n_classes * weights.total + scale)[:, None]
+        dz = p * _softmax_scale(options, lse, n_classes, weights.total, w_t=weights.w_t)[:, None]
         if eps:
             dz = dz - eps / n_classes * (1.0 if weights.w is None else weights.w)
         classes = lax.broadcasted_iota(weights.t.dtype, z.shape, 1)
@@ -267,10 +279,7 @@ def _grads_of_chunk(
             d_target = (1 - options.label_smoothing) * (share if weights.w is None else share * weights.w)
             d_target = d_target.astype(target.dtype)
         if need_class_weight:
-            q = target.astype(z.dtype)
-            if options.label_smoothing:
-                q = q * (1 - options.label_smoothing) + options.label_smoothing / z.shape[1]
-            d_class_weight = jnp.sum(share * q, axis=0)
+            d_class_weight = jnp.sum(share * _smoothed(options, target, z.shape[1], z.dtype), axis=0)
     return loss, lse, dx, dz_in, db, d_target, d_class_weight
 
 
@@ -393,17 +402,14 @@ def _tiled_chunk(
     if lse is None:
         lse, picked = _tiled_lse(options, x, w, b, index)
     g = jnp.where(valid, g, jnp.zeros_like(g))
-    z_scale = 2 * options.z_loss * lse if options.z_loss else 0.0
+    total = n_classes if cw is None else jnp.sum(cw)
     if index is None:
-        q = target.astype(acc)
-        if eps:
-            q = q * (1 - eps) + eps / n_classes
+        q = _smoothed(options, target, n_classes, acc)
         wq = q if cw is None else cw * q
-        scale = jnp.sum(wq, axis=1) + z_scale
+        scale = _softmax_scale(options, lse, n_classes, total, wq=wq)
     else:
         hit = (1 - eps) * index.w_t
-        total = n_classes if cw is None else jnp.sum(cw)
-        scale = hit + eps / n_classes * total + z_scale
+        scale = _softmax_scale(options, lse, n_classes, total, w_t=index.w_t)
     logit_grads = need_x or need_w or need_b
     spreads = want_loss and (index is None or eps > 0)
 
@@ -449,9 +455,7 @@ def _tiled_chunk(
                 d = (1 - eps) * (share if cw_block is None else share * cw_block)
                 d_target = lax.dynamic_update_slice_in_dim(d_target, d.astype(d_target.dtype), start, 1)
             if need_class_weight:
-                q_block = _columns(target, start, size, 1).astype(acc)
-                if eps:
-                    q_block = q_block * (1 - eps) + eps / n_classes
+                q_block = _smoothed(options, _columns(target, start, size, 1), n_classes, acc)
                 dcw = _add_columns(dcw, start, size, jnp.sum(share * q_block, axis=0))
         return dx, dw, db, dcw, spread, d_target
 

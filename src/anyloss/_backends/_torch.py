@@ -321,20 +321,11 @@ def _chunk_logits_gradient(z: Any, lse: Any, target: Any, class_weight: Any, s: 
             scale = scale + 2.0 * s.z_loss * lse
         grad.mul_(scale.unsqueeze(1)).sub_(share)
     else:
-        valid = target != s.ignore_index
-        safe = torch.where(valid & (target >= 0) & (target < n_classes), target, 0)
-        on = valid.to(z.dtype)
-        w_t = on if class_weight is None else class_weight[safe] * on
-        scale = (1.0 - eps) * w_t
+        rows = _rows_of(target, class_weight, n_classes, s, z.dtype)
+        grad.mul_(_index_scale(rows, class_weight, n_classes, lse, s).unsqueeze(1))
+        grad.scatter_add_(1, rows.safe.unsqueeze(1), (-(1.0 - eps) * rows.w_t).unsqueeze(1))
         if eps > 0.0:
-            total = float(n_classes) if class_weight is None else class_weight.sum()
-            scale = scale + (eps / n_classes) * total * on
-        if s.z_loss:
-            scale = scale + 2.0 * s.z_loss * lse * on
-        grad.mul_(scale.unsqueeze(1))
-        grad.scatter_add_(1, safe.unsqueeze(1), (-(1.0 - eps) * w_t).unsqueeze(1))
-        if eps > 0.0:
-            uniform = on.unsqueeze(1) * (eps / n_classes)
+            uniform = rows.on.unsqueeze(1) * (eps / n_classes)
             grad.sub_(uniform if class_weight is None else uniform * class_weight)
     if s.softcap is not None:
         grad.mul_(1.0 - (capped / s.softcap) ** 2)
@@ -385,6 +376,20 @@ def _rows_of(target: Any, class_weight: Any, n_classes: int, s: _LinearSettings,
     on = valid.to(work)
     w_t = on if class_weight is None else class_weight[safe] * on
     return _Rows(use, valid, in_range, safe, on, w_t)
+
+
+def _index_scale(rows: _Rows, class_weight: Any, n_classes: int, lse: Any, s: _LinearSettings) -> Any:
+    """Each row's factor of the softmax in ``d loss / d z`` for class indices: its shares of
+    the target, ``(1 − ε)·w_t + ε/C·Σ w``, plus the z-loss's ``2·z_loss·lse`` (0 where
+    ignored)."""
+    eps = s.label_smoothing
+    scale = (1.0 - eps) * rows.w_t
+    if eps > 0.0:
+        total = float(n_classes) if class_weight is None else class_weight.sum()
+        scale = scale + (eps / n_classes) * total * rows.on
+    if s.z_loss:
+        scale = scale + 2.0 * s.z_loss * lse * rows.on
+    return scale
 
 
 def _tiled_lse(x: Any, weight: Any, bias: Any, work: Any, s: _LinearSettings, classes: int) -> Any:
@@ -438,12 +443,7 @@ def _tiled_pass(
         dx = torch.zeros(x.shape, dtype=work, device=x.device) if needs[0] else None
         x_work = x if x.dtype == work else x.to(work)
         if classic is not None:
-            scale = (1.0 - eps) * classic.w_t
-            if eps > 0.0:
-                total = float(n_classes) if class_weight is None else class_weight.sum()
-                scale = scale + (eps / n_classes) * total * classic.on
-            if s.z_loss:
-                scale = scale + 2.0 * s.z_loss * lse * classic.on
+            scale = _index_scale(classic, class_weight, n_classes, lse, s)
         else:
             share_sum = torch.zeros_like(lse)
             for start in range(0, n_classes, classes):
