@@ -88,6 +88,13 @@ class JaxBackend(Backend):
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         return jax.lax.fori_loop(lower, upper, body, init)
 
+    def straight_through(self, x: Any, replacement: Any) -> Any:
+        """``replacement``'s value, ``x``'s tangent: a rule rather than the generic
+        ``sg(replacement) + (x − sg(x))``, whose select for infinite ``x`` XLA's CPU
+        backend does not fuse with a reduction that follows (gaussian_nll_loss at 10^7
+        elements: 3× the time of the formula)."""
+        return _straight_through(x, replacement)
+
     def linear_cross_entropy_rows(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         """:meth:`Backend.linear_cross_entropy_rows` (same arguments), never holding the
         ``(N, C)`` logits: a ``custom_vjp`` over a ``lax.scan`` of row chunks."""
@@ -110,6 +117,18 @@ def _with_gradient_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> t
     return _with_gradient(value, x, grad), d_value + grad * d_x
 
 
+@jax.custom_jvp
+def _straight_through(x: Any, replacement: Any) -> Any:
+    return replacement
+
+
+@_straight_through.defjvp
+def _straight_through_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+    x, replacement = primals
+    # The primal output is the rule again, so that an outer derivative meets it once more.
+    return _straight_through(x, replacement), tangents[0]
+
+
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _clamp_min(z: Any, floor: float) -> Any:
     return jax.numpy.maximum(z, jax.numpy.asarray(floor, dtype=z.dtype))  # NaN stays NaN
@@ -118,7 +137,11 @@ def _clamp_min(z: Any, floor: float) -> Any:
 @_clamp_min.defjvp
 def _clamp_min_jvp(floor: float, primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
     (z,), (dz,) = primals, tangents
-    return _clamp_min(z, floor), jax.numpy.where(z >= floor, dz, jax.numpy.zeros_like(dz))
+    # The value as a select, not a maximum: XLA's CPU backend then fuses the value, its
+    # reduction and the tangent's select (a training step of margin_ranking_loss at 10^7
+    # elements: 1.7× faster).  The same value (NaN stays NaN), and an outer derivative of it
+    # differs from this rule only at NaN, where everything downstream is NaN.
+    return jax.numpy.where(z < floor, floor, z), jax.numpy.where(z >= floor, dz, 0.0)
 
 
 @jax.custom_jvp
