@@ -144,6 +144,14 @@ CASES += [
         {"weight": uniform("w", (C,), 0.5, 1.5, "float64")},
         grad=(0, 1, "weight"),
     ),
+    # log_softmax(x)·q overflows in float32 before the float64 weight widens it, as torch's.
+    Case(
+        "cross_entropy",
+        "probs-float32-weight-float64-overflow",
+        (x32, array([[0.5, 3.4028235e38, 0.25, 0.25]] + [[0.25] * 4] * (N - 1), "float32")),
+        {"weight": uniform("w", (C,), 0.5, 1.5, "float64"), "reduction": "none"},
+        grad=(0, 1, "weight"),
+    ),
     Case(
         "cross_entropy",
         "probs-float16-float32",

@@ -314,12 +314,15 @@ def _probability_targets(
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing:g}")
     dtype = _checks.result_type(xp, input, target, weight)
     work = _xp.compute_dtype(xp, dtype)
-    logp = _log_softmax(backend, _xp.astype(xp, input, work), axis=class_dim)
-    q = _xp.astype(xp, target, work)
+    # torch multiplies log_softmax(x)·q in their own dtype, then by a wider weight: float32
+    # terms overflow to −inf there even beside a float64 weight.
+    pair = _xp.compute_dtype(xp, _checks.result_type(xp, input, target))
+    logp = _log_softmax(backend, _xp.astype(xp, input, pair), axis=class_dim)
+    q = _xp.astype(xp, target, pair)
     if label_smoothing > 0.0:
         q = q * (1.0 - label_smoothing) + label_smoothing / n_classes
     # A product, as torch's: a −inf logit with zero probability gives NaN there too.
-    terms = logp * q
+    terms = _xp.astype(xp, logp * q, work)
     if weight is not None:
         w = _xp.astype(xp, weight, work)
         if input.ndim > 1:
