@@ -11,7 +11,7 @@ from benchmarks import linear_cross_entropy as bench  # noqa: E402
 from anyloss._backends._generic import logit_blocks  # noqa: E402
 from anyloss.functional._linear_cross_entropy import default_chunk_size  # noqa: E402
 
-N, H, V = 64, 16, 300
+N, H, V = 64, 16, 3001
 
 
 def test_the_blocked_products_are_the_three_products_in_blocks() -> None:

@@ -17,7 +17,7 @@ import anyloss
 
 def test_numpy_never_holds_the_logits() -> None:
     rng = np.random.default_rng(0)
-    n, h, c = 512, 16, 4096
+    n, h, c = 512, 16, 32768  # logits of 128 MiB; a default chunk holds 8 rows (2 MiB)
     x, w = rng.normal(size=(n, h)), rng.normal(size=(c, h))
     t = rng.integers(0, c, n)
     tracemalloc.start()
