@@ -171,7 +171,7 @@ def _weights(options: _Options, z: Any, target: Any, valid: Any, class_weight: A
     total = n_classes if w is None else jnp.sum(w)
     if options.probabilities:
         return _Weights(w, total, None, None)
-    index = _index_target(target, valid, class_weight, n_classes, z.dtype)
+    index = _index_target(target, valid, w, n_classes, z.dtype)
     return _Weights(w, total, index.w_t, index.t)
 
 
@@ -182,14 +182,20 @@ def _smoothed(options: _Options, target: Any, n_classes: int, dtype: Any) -> Any
     return q * (1 - eps) + eps / n_classes if eps else q
 
 
-def _softmax_scale(
-    options: _Options, lse: Any, n_classes: int, total: Any, w_t: Any = None, wq: Any = None
-) -> Any:
-    """Each row's factor of the softmax in ``d loss / d z``: the sum of its shares of the
-    target (``(1 − ε)·w_t + ε/C·Σ w`` for a class index, ``Σ w·q̃`` for probabilities) plus
-    the z-loss's ``2·z_loss·lse``."""
+def _index_scale(options: _Options, lse: Any, n_classes: int, total: Any, w_t: Any) -> Any:
+    """Each row's factor of the softmax in ``d loss / d z`` for a class index: its share of
+    the target, ``(1 − ε)·w_t + ε/C·Σ w``, plus the z-loss's ``2·z_loss·lse``."""
     eps = options.label_smoothing
-    share = jnp.sum(wq, axis=1) if w_t is None else (1 - eps) * w_t + eps / n_classes * total
+    return _plus_z_loss(options, (1 - eps) * w_t + eps / n_classes * total, lse)
+
+
+def _probability_scale(options: _Options, lse: Any, wq: Any) -> Any:
+    """Each row's factor of the softmax in ``d loss / d z`` for probabilities: ``Σ w·q̃``,
+    plus the z-loss's ``2·z_loss·lse``."""
+    return _plus_z_loss(options, jnp.sum(wq, axis=1), lse)
+
+
+def _plus_z_loss(options: _Options, share: Any, lse: Any) -> Any:
     return share + 2 * options.z_loss * lse if options.z_loss else share
 
 
@@ -221,10 +227,10 @@ def _logit_gradient(
     if options.probabilities:
         q = _smoothed(options, target, n_classes, z.dtype)
         wq = q if weights.w is None else weights.w * q
-        dz = p * _softmax_scale(options, lse, n_classes, weights.total, wq=wq)[:, None] - wq
+        dz = p * _probability_scale(options, lse, wq)[:, None] - wq
     else:
         hit = (1 - eps) * weights.w_t
-        dz = p * _softmax_scale(options, lse, n_classes, weights.total, w_t=weights.w_t)[:, None]
+        dz = p * _index_scale(options, lse, n_classes, weights.total, weights.w_t)[:, None]
         if eps:
             dz = dz - eps / n_classes * (1.0 if weights.w is None else weights.w)
         classes = lax.broadcasted_iota(weights.t.dtype, z.shape, 1)
@@ -343,13 +349,14 @@ class _Target(NamedTuple):
     w_t: Any  # the target's class weight (1 without class weights)
 
 
-def _index_target(target: Any, valid: Any, class_weight: Any, n_classes: int, acc: Any) -> _Target:
+def _index_target(target: Any, valid: Any, w: Any, n_classes: int, acc: Any) -> _Target:
+    """The target's rows; ``w`` is the class weight already in the compute dtype ``acc``."""
     t = jnp.where(valid, target, jnp.zeros_like(target))
     in_range = (t >= 0) & (t < n_classes)
-    if class_weight is None:
+    if w is None:
         w_t = jnp.ones(t.shape, acc)
     else:
-        w_t = class_weight.astype(acc)[jnp.clip(t, 0, n_classes - 1)]
+        w_t = w[jnp.clip(t, 0, n_classes - 1)]
     return _Target(t, in_range, w_t)
 
 
@@ -396,7 +403,7 @@ def _tiled_chunk(
     acc = _compute_dtype(x.dtype)
     n_classes, eps = w.shape[0], options.label_smoothing
     cw = None if class_weight is None else class_weight.astype(acc)
-    index = None if options.probabilities else _index_target(target, valid, class_weight, n_classes, acc)
+    index = None if options.probabilities else _index_target(target, valid, cw, n_classes, acc)
     want_loss = lse is None
     picked = None
     if lse is None:
@@ -406,10 +413,10 @@ def _tiled_chunk(
     if index is None:
         q = _smoothed(options, target, n_classes, acc)
         wq = q if cw is None else cw * q
-        scale = _softmax_scale(options, lse, n_classes, total, wq=wq)
+        scale = _probability_scale(options, lse, wq)
     else:
         hit = (1 - eps) * index.w_t
-        scale = _softmax_scale(options, lse, n_classes, total, w_t=index.w_t)
+        scale = _index_scale(options, lse, n_classes, total, index.w_t)
     logit_grads = need_x or need_w or need_b
     spreads = want_loss and (index is None or eps > 0)
 

@@ -311,22 +311,13 @@ def _chunk_logits_gradient(z: Any, lse: Any, target: Any, class_weight: Any, s: 
     eps = s.label_smoothing
     grad = torch.exp(capped - lse.unsqueeze(1))
     if s.probabilities:
-        share = target
-        if eps > 0.0:
-            share = share * (1.0 - eps) + eps / n_classes
-        if class_weight is not None:
-            share = share * class_weight
-        scale = share.sum(1)
-        if s.z_loss:
-            scale = scale + 2.0 * s.z_loss * lse
-        grad.mul_(scale.unsqueeze(1)).sub_(share)
+        share = _share(target, class_weight, slice(None), eps, n_classes)
+        grad.mul_(_probability_scale(share.sum(1), lse, s).unsqueeze(1)).sub_(share)
     else:
         rows = _rows_of(target, class_weight, n_classes, s, z.dtype)
         grad.mul_(_index_scale(rows, class_weight, n_classes, lse, s).unsqueeze(1))
-        grad.scatter_add_(1, rows.safe.unsqueeze(1), (-(1.0 - eps) * rows.w_t).unsqueeze(1))
-        if eps > 0.0:
-            uniform = rows.on.unsqueeze(1) * (eps / n_classes)
-            grad.sub_(uniform if class_weight is None else uniform * class_weight)
+        at_target = -(1.0 - eps) * rows.w_t
+        _subtract_index_share(grad, rows.safe.unsqueeze(1), at_target, rows.on, class_weight, eps, n_classes)
     if s.softcap is not None:
         grad.mul_(1.0 - (capped / s.softcap) ** 2)
     return grad
@@ -392,6 +383,25 @@ def _index_scale(rows: _Rows, class_weight: Any, n_classes: int, lse: Any, s: _L
     return scale
 
 
+def _probability_scale(share_sum: Any, lse: Any, s: _LinearSettings) -> Any:
+    """Each row's factor of the softmax in ``d loss / d z`` for probabilities: the sum of its
+    shares of the target plus the z-loss's ``2·z_loss·lse``."""
+    return share_sum + 2.0 * s.z_loss * lse if s.z_loss else share_sum
+
+
+def _subtract_index_share(
+    dz: Any, column: Any, at_target: Any, on: Any, class_weight: Any, eps: float, n_classes: int
+) -> None:
+    """Take a class index's shares of the target out of a block of logits' gradient, in
+    place: add ``at_target`` (``−(1 − ε)·w_t``, or 0 where the target is not in the block)
+    at each row's ``column``, and subtract the smoothing's ``ε/C·w_c`` on rows not ignored
+    (``on``); ``class_weight`` is the block's."""
+    dz.scatter_add_(1, column, at_target.unsqueeze(1))
+    if eps > 0.0:
+        uniform = on.unsqueeze(1) * (eps / n_classes)
+        dz.sub_(uniform if class_weight is None else uniform * class_weight)
+
+
 def _tiled_lse(x: Any, weight: Any, bias: Any, work: Any, s: _LinearSettings, classes: int) -> Any:
     """The rows' log-normalisers over blocks of ``classes`` classes (each block's
     logsumexp, added with logaddexp); NaN where a row's largest logit is infinite or NaN,
@@ -449,7 +459,7 @@ def _tiled_pass(
             for start in range(0, n_classes, classes):
                 cols = slice(start, min(n_classes, start + classes))
                 share_sum = share_sum + _share(target[:, cols], class_weight, cols, eps, n_classes).sum(1)
-            scale = share_sum + 2.0 * s.z_loss * lse if s.z_loss else share_sum
+            scale = _probability_scale(share_sum, lse, s)
     for start in range(0, n_classes, classes):
         cols = slice(start, min(n_classes, start + classes))
         width = cols.stop - start
@@ -474,10 +484,8 @@ def _tiled_pass(
             continue
         dz = centred.exp_().mul_(scale.unsqueeze(1))
         if classic is not None:
-            dz.scatter_add_(1, local, torch.where(here, -(1.0 - eps) * classic.w_t, 0.0).unsqueeze(1))
-            if eps > 0.0:
-                uniform = classic.on.unsqueeze(1) * (eps / n_classes)
-                dz.sub_(uniform if cw is None else uniform * cw)
+            at_target = torch.where(here, -(1.0 - eps) * classic.w_t, 0.0)
+            _subtract_index_share(dz, local, at_target, classic.on, cw, eps, n_classes)
         else:
             dz.sub_(share)
         if capping is not None:
