@@ -84,6 +84,8 @@ CLASS_INDEX_TARGETS = frozenset({"multi_margin_loss", "nll_loss", "cross_entropy
 #: one per row.
 SIGN_TARGETS = frozenset({"hinge_embedding_loss"})
 ROW_SIGN_TARGETS = frozenset({"cosine_embedding_loss"})
+#: The kernels whose usual target is class indices of the input's shape, padded with −1.
+PADDED_INDEX_TARGETS = frozenset({"multilabel_margin_loss"})
 
 
 def test_numpy_kernels_take_the_usual_call() -> None:
@@ -103,6 +105,8 @@ def test_numpy_kernels_take_the_usual_call() -> None:
                 arrays["target"] = rng.choice([-1.0, 1.0], (3, 4)).astype(dtype)
             if name in ROW_SIGN_TARGETS:
                 arrays["target"] = rng.choice([-1.0, 1.0], 3).astype(dtype)
+            if name in PADDED_INDEX_TARGETS:
+                arrays["target"] = np.array([[3, 0, -1, 1], [2, -1, -1, -1], [1, 2, 3, 0]])
             for reduction in ("none", "sum", "batchmean" if name == "kl_div" else "mean"):
                 out = _call_kernel(body, kernel, arrays, reduction=reduction)
                 assert out is not NotImplemented, (name, dtype, reduction)
@@ -118,7 +122,9 @@ def _call_kernel(body, kernel, arrays, **given):
         k: p.default for k, p in inspect.signature(body).parameters.items() if p.default is not p.empty
     }
     values = {**defaults, **arrays, **given}
-    return kernel(*(values[k] for k in inspect.signature(kernel).parameters))
+    parameters = inspect.signature(kernel).parameters.values()
+    positional = [values[p.name] for p in parameters if p.kind != p.KEYWORD_ONLY]
+    return kernel(*positional, **{p.name: values[p.name] for p in parameters if p.kind == p.KEYWORD_ONLY})
 
 
 #: The class-index options each cross-entropy kernel takes: a weight, ignored targets
@@ -389,6 +395,8 @@ EMBEDDING_CALLS = [
     ("triplet_margin_loss", {"p": 3}),
     ("triplet_margin_loss", {"p": 0.5, "swap": True}),
     ("triplet_margin_loss", {"p": -1.5}),
+    ("triplet_margin_with_distance_loss", {}),
+    ("triplet_margin_with_distance_loss", {"swap": True}),
 ]
 
 
@@ -422,6 +430,7 @@ def test_numpy_embedding_kernels_take_the_usual_call_with_the_bodys_bits(
         ("multilabel_soft_margin_loss", False),
         ("cosine_embedding_loss", True),
         ("triplet_margin_loss", True),
+        ("triplet_margin_with_distance_loss", True),
     ],
 )
 def test_numpy_embedding_kernels_of_mixed_memory_orders(name, taken, dtype) -> None:
@@ -431,7 +440,7 @@ def test_numpy_embedding_kernels_of_mixed_memory_orders(name, taken, dtype) -> N
     for second in (np.asfortranarray, lambda a: np.repeat(a, 2, axis=0)[::2]):
         args, kwargs = _embedding_call(name, dtype, (300, 37), np.random.default_rng(2))
         args = (args[0], second(args[1]), *args[2:])
-        kwargs = {**kwargs, "swap": True} if name == "triplet_margin_loss" else kwargs
+        kwargs = {**kwargs, "swap": True} if name.startswith("triplet_margin") else kwargs
         body = getattr(anyloss, name)
         for reduction in ("none", "sum"):
             values = {**dict(zip(inspect.signature(body).parameters, args, strict=False)), **kwargs}
@@ -442,3 +451,72 @@ def test_numpy_embedding_kernels_of_mixed_memory_orders(name, taken, dtype) -> N
             if taken:
                 assert out.tobytes() == want.tobytes(), "not the same bits"
             assert body(*args, **kwargs, reduction=reduction).tobytes() == want.tobytes()
+
+
+def _multilabel_targets(rng, n: int, classes: int, most: int) -> np.ndarray:
+    """Up to ``most`` labels per row (duplicates among them), then −1 and anything in
+    [−1, C) after it; some rows with none before it, and for C ≤ 64 some without −1 (C
+    labels: as many slots)."""
+    target = rng.integers(-1, classes, (n, classes))
+    for row in range(n):
+        labels = row % (most + 1)  # 0 .. most labels
+        target[row, :labels] = rng.integers(0, classes, labels)
+        if row % 7 == 3 and classes <= 64:
+            target[row] = rng.integers(0, classes, classes)
+        else:
+            target[row, labels] = -1
+    target[0, :3] = [1, 1, -1]  # a duplicate counts twice
+    return target
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# Each (row, slot, class) at once; one slot at a time in blocks of rows; and on several
+# threads (at least 2**20 elements).
+@pytest.mark.parametrize("shape", [(8, 10), (300, 37), (1100, 1000)], ids=["8x10", "300x37", "1100x1000"])
+def test_numpy_multilabel_margin_kernel_has_the_bodys_bits(shape, dtype, reduction) -> None:
+    """The multilabel_margin_loss kernel computes the usual call (int64 labels padded with
+    −1, every entry in [−1, C)) in both of the body's forms, with non-finite scores and
+    pairs exactly at the margin, to the body's bits."""
+    rng = np.random.default_rng(shape[0])
+    x = rng.normal(size=shape).astype(dtype)
+    x[1, :3] = [np.inf, -np.inf, np.nan]
+    x[2, :2] = [0.5, -0.5]  # 1 − x[t] + x_k = 0 for t = 0, k = 1
+    target = _multilabel_targets(rng, *shape, most=4 if shape[1] < 100 else 6)
+    target[2, :2] = [0, -1]
+    arrays = {"input": x, "target": target}
+    kernel = KERNELS["multilabel_margin_loss"]
+    out = _call_kernel(anyloss.multilabel_margin_loss, kernel, arrays, reduction=reduction)
+    _assert_same_bits(out, anyloss.multilabel_margin_loss, arrays, {"reduction": reduction})
+    # No labels at all: zeros, as the body's
+    arrays = {"input": x, "target": np.full(shape, -1)}
+    out = _call_kernel(anyloss.multilabel_margin_loss, kernel, arrays, reduction=reduction)
+    _assert_same_bits(out, anyloss.multilabel_margin_loss, arrays, {"reduction": reduction})
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["out of range", "below -1", "int32 labels", "Fortran order", "1-D", "float16", "legacy flag"],
+)
+def test_numpy_multilabel_margin_kernel_declines_what_the_body_must_see(change) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(6, 9))
+    target = _multilabel_targets(rng, 6, 9, most=3)
+    given: dict = {}
+    if change == "out of range":
+        target[4, 0] = 9
+    elif change == "below -1":
+        target[4, 0] = -2
+    elif change == "int32 labels":
+        target = target.astype(np.int32)
+    elif change == "Fortran order":
+        x = np.asfortranarray(x)
+    elif change == "1-D":
+        x, target = x[0], target[0]
+    elif change == "float16":
+        x = x.astype(np.float16)
+    else:
+        given = {"reduce": False}
+    arrays = {"input": x, "target": target}
+    out = _call_kernel(anyloss.multilabel_margin_loss, KERNELS["multilabel_margin_loss"], arrays, **given)
+    assert out is NotImplemented

@@ -570,6 +570,94 @@ def multi_margin_loss(
         return _reduced_rows(loss, reduction)
 
 
+#: multilabel_margin_loss computes every (row, slot, class) triple at once up to this many
+#: (``functional/_margin.py``'s ``BROADCAST_LIMIT``), else one slot at a time.
+_MULTILABEL_BROADCAST_LIMIT = 1 << 15
+
+
+def multilabel_margin_loss(input: Any, target: Any, size_average: Any, reduce: Any, reduction: Any) -> Any:
+    if (
+        not _loss_options(reduction, size_average, reduce)
+        or not _rows(input)
+        or not input.flags.c_contiguous  # the rows' sums are then the body's
+        or type(target) is not np.ndarray
+        or target.dtype != np.int64
+        or target.shape != input.shape
+    ):
+        return NotImplemented
+    n, classes = input.shape
+    if not (np.minimum.reduce(target, axis=None) >= -1 and np.maximum.reduce(target, axis=None) < classes):
+        return NotImplemented  # the body raises
+    # The entries before each row's first −1 count (all of a row without one).
+    positions = np.arange(classes)
+    end = np.minimum.reduce(np.where(target == -1, positions, classes), axis=1)
+    slots = int(np.maximum.reduce(end))
+    counted = positions[:slots] < end[:, None]  # (N, slots)
+    safe = np.where(counted, target[:, :slots], 0)
+    with np.errstate(all="ignore"):
+        if slots == 0:
+            loss = np.zeros(n, input.dtype)
+        elif n * slots * classes <= _MULTILABEL_BROADCAST_LIMIT:
+            loss = _multilabel_broadcast(input, safe, counted)
+        else:
+            loss = _multilabel_by_slot(input, safe, counted)
+        loss /= classes
+        return _reduced_rows(loss, reduction)
+
+
+def _multilabel_broadcast(x: Any, safe: Any, counted: Any) -> Any:
+    """The body's ``_multilabel_hinge_broadcast``: Σ_j Σ_k [z > 0, k not a target] z with
+    torch's z = 1 − x[t_j] + x_k, for every (row, slot, class) triple at once, each term
+    as in :func:`_multilabel_by_slot`."""
+    rows = np.arange(x.shape[0])[:, None]
+    z = np.subtract(1.0, x[rows, safe], dtype=x.dtype)[:, :, None] + x[:, None, :]
+    np.fmax(z, 0, out=z)  # NaN: 0, as torch's ``if (z > 0)``
+    row, slot = np.nonzero(counted)
+    z[row, :, safe[row, slot]] = 0  # the targets' columns, in every slot
+    slot_sums = np.add.reduce(z, axis=2)
+    np.copyto(slot_sums, 0, where=~counted)
+    return np.add.reduce(slot_sums, axis=1)
+
+
+def _multilabel_by_slot(x: Any, safe: Any, counted: Any) -> Any:
+    """The body's ``_multilabel_hinge_by_slot`` (one slot at a time, the rows' sums added
+    over the slots in order), by blocks of rows whose temporaries stay in the cache.
+
+    Each term is the body's ``where(z > 0 and k not a target, z, 0)`` as ``fmax(z, 0)``
+    with the targets' columns then set to 0: the same bits, as z is never −0 (a sum of
+    two floats is −0 only when both are, and ``1 − x[t_j]`` never is), and each row's
+    terms are summed as the body sums them.
+    """
+    n, classes = x.shape
+    slots = safe.shape[1]
+    loss = np.zeros(n, x.dtype)
+    per_block = max(1, block_size(x.size) // classes)  # rows are never cut
+    shifts = np.subtract(1.0, x[np.arange(n)[:, None], safe], dtype=x.dtype)  # 1 − x[t_j]
+    # Each counted target's place in a block of rows, flattened: those terms are 0.
+    rows = np.arange(n)[:, None]
+    flat = (rows % per_block) * classes + safe
+    skipped = ~counted
+
+    def compute(part: range) -> None:
+        z = np.empty(per_block * classes, x.dtype)
+        row = np.empty(per_block, x.dtype)
+        for i in part:
+            start, stop = i * per_block, min((i + 1) * per_block, n)
+            block, size = x[start:stop], stop - start
+            targets = flat[start:stop][counted[start:stop]]
+            terms = z[: size * classes].reshape(size, classes)
+            for j in range(slots):
+                np.add(shifts[start:stop, j : j + 1], block, out=terms)
+                np.fmax(terms, 0, out=terms)  # NaN: 0, as torch's ``if (z > 0)``
+                z[targets] = 0
+                total = np.add.reduce(terms, axis=1, out=row[:size])
+                np.copyto(total, 0, where=skipped[start:stop, j])
+                loss[start:stop] += total
+
+    _shared(compute, -(-n // per_block), x.size)
+    return loss
+
+
 def _reduced_rows(loss: Any, reduction: str) -> Any:
     """The margin losses' reduction of one term per row (non-empty)."""
     if reduction == "none":
@@ -1036,6 +1124,23 @@ def triplet_margin_loss(
         return _reduced_rows(loss, reduction)
 
 
+def triplet_margin_with_distance_loss(
+    anchor: Any,
+    positive: Any,
+    negative: Any,
+    *,
+    distance_function: Any,
+    margin: Any,
+    swap: Any,
+    reduction: Any,
+) -> Any:
+    # The default distance, torch's pairwise_distance: triplet_margin_loss's with p = 2 and
+    # eps = 1e-6, computed as that body computes it.
+    if distance_function is not None:
+        return NotImplemented
+    return triplet_margin_loss(anchor, positive, negative, margin, 2.0, 1e-6, swap, None, None, reduction)
+
+
 KERNELS: dict[str, Callable[..., Any]] = {
     kernel.__name__: kernel
     for kernel in (
@@ -1051,11 +1156,13 @@ KERNELS: dict[str, Callable[..., Any]] = {
         kl_div,
         margin_ranking_loss,
         multi_margin_loss,
+        multilabel_margin_loss,
         nll_loss,
         cross_entropy,
         hinge_embedding_loss,
         multilabel_soft_margin_loss,
         cosine_embedding_loss,
         triplet_margin_loss,
+        triplet_margin_with_distance_loss,
     )
 }

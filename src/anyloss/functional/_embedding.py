@@ -556,7 +556,7 @@ def triplet_margin_with_distance_loss(
     if native is not None:
         if distance_function is _pairwise_distance:
             distance_function = None
-        return native(
+        out = native(
             anchor,
             positive,
             negative,
@@ -565,6 +565,9 @@ def triplet_margin_with_distance_loss(
             swap=swap,
             reduction=reduction,
         )
+        if out is not NotImplemented:
+            return out
+        declined(backend, "triplet_margin_with_distance_loss")
     _reduction.check_strict(reduction, "{} is not a valid value for reduction")
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
