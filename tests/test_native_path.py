@@ -107,6 +107,8 @@ def test_numpy_kernels_take_the_usual_call() -> None:
                 arrays["target"] = rng.choice([-1.0, 1.0], 3).astype(dtype)
             if name in PADDED_INDEX_TARGETS:
                 arrays["target"] = np.array([[3, 0, -1, 1], [2, -1, -1, -1], [1, 2, 3, 0]])
+            if name == "ctc_loss":
+                arrays = _ctc_arrays(rng, dtype, steps=5, batch=3, classes=4, width=2)
             for reduction in ("none", "sum", "batchmean" if name == "kl_div" else "mean"):
                 out = _call_kernel(body, kernel, arrays, reduction=reduction)
                 assert out is not NotImplemented, (name, dtype, reduction)
@@ -114,6 +116,18 @@ def test_numpy_kernels_take_the_usual_call() -> None:
                     assert np.array_equal(out, body(**arrays, reduction=reduction))
             if "reduce" in inspect.signature(kernel).parameters:
                 assert _call_kernel(body, kernel, arrays, reduction="mean", reduce=True) is NotImplemented
+
+
+def _ctc_arrays(rng, dtype, steps: int, batch: int, classes: int, width: int) -> dict:
+    """ctc_loss's usual call: log-probabilities (T, N, C), padded labels (N, S) that are not
+    the blank 0, and int64 lengths in range."""
+    x = rng.normal(size=(steps, batch, classes))
+    return {
+        "log_probs": (x - np.log(np.exp(x).sum(axis=2, keepdims=True))).astype(dtype),
+        "targets": rng.integers(1, classes, (batch, width)),
+        "input_lengths": rng.integers(max(1, steps - 2), steps + 1, batch),
+        "target_lengths": rng.integers(0, width + 1, batch),
+    }
 
 
 def _call_kernel(body, kernel, arrays, **given):
@@ -520,3 +534,69 @@ def test_numpy_multilabel_margin_kernel_declines_what_the_body_must_see(change) 
     arrays = {"input": x, "target": target}
     out = _call_kernel(anyloss.multilabel_margin_loss, KERNELS["multilabel_margin_loss"], arrays, **given)
     assert out is NotImplemented
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("blank", [0, 2])
+def test_numpy_ctc_kernel_has_the_bodys_bits(blank, zero_infinity, dtype, reduction) -> None:
+    """The ctc_loss kernel computes the usual call to the body's bits, with repeated labels,
+    labels equal to the blank or outside the classes, empty targets, sequences that end
+    early (or at once), impossible alignments (an infinite loss) and NaN."""
+    rng = np.random.default_rng(blank)
+    arrays = _ctc_arrays(rng, dtype, steps=30, batch=12, classes=6, width=5)
+    targets, lengths = arrays["targets"], arrays["input_lengths"]
+    targets[0, :3] = [3, 3, 3]  # repeats need blanks between them
+    targets[1, :2] = [blank, 7]  # the blank itself, and a label past the classes
+    targets[2, :2] = [-1, 5]
+    targets[8, 0] = 2
+    lengths[4:7] = [0, 1, 2]  # nothing in no frame; 2 labels in 1 frame, 3 in 2: impossible
+    arrays["target_lengths"][:9] = [3, 2, 2, 0, 0, 2, 3, 3, 2]
+    arrays["log_probs"][:, 7, 1:] = -np.inf  # only class 0: impossible for 3 labels
+    arrays["log_probs"][5, 8, 2] = np.nan  # read by every alignment of sequence 8
+    given = {"blank": blank, "reduction": reduction, "zero_infinity": zero_infinity}
+    out = _call_kernel(anyloss.ctc_loss, KERNELS["ctc_loss"], arrays, **given)
+    _assert_same_bits(out, anyloss.ctc_loss, arrays, given)
+    losses = anyloss.ctc_loss(**arrays, blank=blank, reduction="none", zero_infinity=zero_infinity)
+    assert losses[4] == 0 and np.isnan(losses[8])
+    assert ((losses[5:8] == 0) if zero_infinity else np.isinf(losses[5:8])).all()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "1-D targets",
+        "int32 lengths",
+        "list lengths",
+        "target too long",
+        "input too long",
+        "negative length",
+        "blank out of range",
+        "float16",
+        "not C-contiguous",
+    ],
+)
+def test_numpy_ctc_kernel_declines_what_the_body_must_see(change) -> None:
+    rng = np.random.default_rng(3)
+    arrays = _ctc_arrays(rng, np.float64, steps=6, batch=3, classes=5, width=3)
+    given: dict = {}
+    if change == "1-D targets":
+        arrays["targets"] = arrays["targets"].reshape(-1)
+    elif change == "int32 lengths":
+        arrays["input_lengths"] = arrays["input_lengths"].astype(np.int32)
+    elif change == "list lengths":
+        arrays["target_lengths"] = arrays["target_lengths"].tolist()
+    elif change == "target too long":
+        arrays["target_lengths"][1] = 4
+    elif change == "input too long":
+        arrays["input_lengths"][1] = 7
+    elif change == "negative length":
+        arrays["input_lengths"][2] = -1
+    elif change == "blank out of range":
+        given = {"blank": 5}
+    elif change == "float16":
+        arrays["log_probs"] = arrays["log_probs"].astype(np.float16)
+    else:
+        arrays["log_probs"] = np.asfortranarray(arrays["log_probs"])
+    assert _call_kernel(anyloss.ctc_loss, KERNELS["ctc_loss"], arrays, **given) is NotImplemented

@@ -1141,6 +1141,143 @@ def triplet_margin_with_distance_loss(
     return triplet_margin_loss(anchor, positive, negative, margin, 2.0, 1e-6, swap, None, None, reduction)
 
 
+# --- ctc_loss ------------------------------------------------------------------------
+#
+# The usual call: float32/float64 log-probabilities (T, N, C), C-contiguous; padded int64
+# targets (N, S); int64 lengths (N,), every one in range; an int blank of the classes.
+# The kernel follows ``functional/_ctc.py`` (``_labels``, ``_negative_log_likelihood``,
+# ``_sequence_losses``, the reductions of ``_ctc_loss``) operation for operation.
+
+#: ``functional/_ctc.py``'s allowance for float rounding below a zero loss, per time step.
+_CTC_ROUNDING_ULPS_PER_STEP = 4.0
+
+
+def ctc_loss(
+    log_probs: Any,
+    targets: Any,
+    input_lengths: Any,
+    target_lengths: Any,
+    blank: Any,
+    reduction: Any,
+    zero_infinity: Any,
+) -> Any:
+    if (
+        type(log_probs) is not np.ndarray
+        or log_probs.ndim != 3
+        or log_probs.dtype not in _FLOATS
+        or log_probs.size == 0
+        or not log_probs.flags.c_contiguous
+        or type(blank) is not int
+        or not 0 <= blank < log_probs.shape[2]
+        or type(zero_infinity) is not bool
+        or not _loss_options(reduction)
+    ):
+        return NotImplemented
+    steps, n, classes = log_probs.shape
+    for a in (targets, input_lengths, target_lengths):
+        if type(a) is not np.ndarray or a.dtype != np.int64 or a.shape[:1] != (n,):
+            return NotImplemented
+    if targets.ndim != 2 or input_lengths.ndim != 1 or target_lengths.ndim != 1:
+        return NotImplemented
+    # The body's value checks, which raise: every length in range.
+    longest = int(np.maximum.reduce(target_lengths))
+    if not (
+        np.minimum.reduce(target_lengths) >= 0
+        and longest <= targets.shape[1]
+        and np.minimum.reduce(input_lengths) >= 0
+        and np.maximum.reduce(input_lengths) <= steps
+    ):
+        return NotImplemented
+    with np.errstate(all="ignore"):
+        labels = np.where(np.arange(longest) < target_lengths[:, None], targets[:, :longest], blank)
+        np.clip(labels, 0, classes - 1, out=labels)  # torch does not check them
+        nll = _ctc_nll(log_probs, labels, input_lengths, target_lengths, blank)
+        loss = nll + 0.0  # the body's zero-valued gradient terms
+        infinite = nll == np.inf
+        if zero_infinity:
+            loss = np.where(infinite, 0.0, loss)
+        # float rounding can take a certain target's zero loss a few ulp below zero
+        dtype = log_probs.dtype
+        tolerance = input_lengths.astype(dtype) + 1.0
+        tolerance *= _CTC_ROUNDING_ULPS_PER_STEP * float(np.finfo(dtype).eps)
+        np.copyto(loss, loss - loss, where=(loss < 0) & (loss > -tolerance))
+        if reduction == "none":
+            return loss
+        if reduction == "sum":
+            return np.asarray(np.add.reduce(loss))
+        # torch's 'mean': each loss per target label (at least 1), then the batch mean
+        per_label = target_lengths.astype(dtype)
+        np.copyto(per_label, 1.0, where=per_label < 1)
+        return np.asarray(np.add.reduce(loss / per_label) / n)
+
+
+def _ctc_nll(log_probs: Any, labels: Any, input_lengths: Any, target_lengths: Any, blank: int) -> Any:
+    """``_negative_log_likelihood``: the forward recursion over the 2S + 1 extended labels,
+    α kept after two columns of −∞ (one and two states back are views of it), each step
+    written into a second such array."""
+    steps, n, classes = log_probs.shape
+    width = labels.shape[1]
+    k = 2 * width + 1
+    dtype = log_probs.dtype
+    state = np.arange(k)
+    odd = state % 2 == 1
+    extended = np.full((n, k), blank, np.int64)
+    extended[:, odd] = labels
+    # A state may be entered from two states back unless that holds the same label (a
+    # blank is needed between repeats) or either is a blank.
+    skip = np.zeros((n, k), np.bool_)
+    if k > 2:
+        skip[:, 2:] = odd[2:] & (extended[:, 2:] != extended[:, :-2])
+    emissions = log_probs.reshape(steps, n * classes)[
+        :, (np.arange(n)[:, None] * classes + extended).reshape(-1)
+    ]
+    emissions = emissions.reshape(steps, n, k)
+    padded = np.full((n, k + 2), -np.inf, dtype)
+    padded[:, 2] = 0.0  # α "before" t = 0: the first step gives torch's initialisation
+    following = np.full((n, k + 2), -np.inf, dtype)
+    m, total, term = np.empty((n, k), dtype), np.empty((n, k), dtype), np.empty((n, k), dtype)
+    not_first = state >= 2  # at t = 0 only the first two states take an emission
+    every_row = int(np.minimum.reduce(input_lengths))  # steps before any sequence ends
+    for t in range(steps):
+        alpha, one_back = padded[:, 2:], padded[:, 1:-1]
+        two_back = np.where(skip, padded[:, :-2], -np.inf) if k > 2 else None
+        # log(Σ exp(terms)) as torch's kernel: the largest term (0 if −inf) taken out.  The
+        # body's maximum, a chain of ``where(term > m, term, m)``, keeps the first of a NaN
+        # where ``maximum`` gives NaN: either way the sum is NaN.
+        np.maximum(alpha, one_back, out=m)
+        if two_back is not None:
+            np.maximum(m, two_back, out=m)
+        np.copyto(m, 0.0, where=m == -np.inf)
+        np.exp(np.subtract(alpha, m, out=total), out=total)
+        total += np.exp(np.subtract(one_back, m, out=term), out=term)
+        if two_back is not None:
+            total += np.exp(np.subtract(two_back, m, out=term), out=term)
+        # A sum of 0 (every term −inf, m = 0) gives log(0) + 0 = −inf, the body's value for
+        # it: its select there only keeps a gradient finite.
+        np.log(total, out=total)
+        total += m
+        if 0 < t < every_row:
+            np.add(total, emissions[t], out=following[:, 2:])
+        else:
+            total += emissions[t]
+            if t == 0:
+                np.copyto(total, -np.inf, where=not_first)
+            np.copyto(following[:, 2:], alpha)
+            np.copyto(following[:, 2:], total, where=t < input_lengths[:, None])
+        padded, following = following, padded
+    # The likelihood sums the last two states of each sequence (the final blank alone for
+    # an empty target).
+    rows = np.arange(n)
+    alpha = padded[:, 2:]
+    last = alpha[rows, 2 * target_lengths]
+    before_last = np.where(target_lengths > 0, alpha[rows, np.maximum(2 * target_lengths - 1, 0)], -np.inf)
+    top = np.where(before_last > last, before_last, last)
+    np.copyto(top, 0.0, where=top == -np.inf)
+    total = np.exp(last - top) + np.exp(before_last - top)
+    unreached = total == 0
+    return -np.where(unreached, -np.inf, np.log(np.where(unreached, 1.0, total)) + top)
+
+
 KERNELS: dict[str, Callable[..., Any]] = {
     kernel.__name__: kernel
     for kernel in (
@@ -1159,6 +1296,7 @@ KERNELS: dict[str, Callable[..., Any]] = {
         multilabel_margin_loss,
         nll_loss,
         cross_entropy,
+        ctc_loss,
         hinge_embedding_loss,
         multilabel_soft_margin_loss,
         cosine_embedding_loss,
