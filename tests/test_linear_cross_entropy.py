@@ -253,3 +253,39 @@ def test_the_blocks_log_sum_exp_in_place_has_the_bits_of_torchs(dtype) -> None:
     got = _logsumexp_(z)
     assert torch.equal(got.nan_to_num(7.0), expected.nan_to_num(7.0))
     assert got[2].isnan() and got[1] == -torch.inf and got[0] == torch.inf
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("class_weight", [False, True])
+@pytest.mark.parametrize("z_loss", [0.0, 1e-3])
+def test_a_chunk_of_whole_rows_of_class_indices_has_the_generic_terms_bits(
+    z_loss, class_weight, dtype
+) -> None:
+    """The torch kernel's losses of a chunk of whole rows of class indices (no smoothing, no
+    soft-cap), from the target's logit and the log-normalisers computed in place, are the
+    generic terms' to the bit: ignored targets, non-finite rows and NaN included."""
+    from anyloss._backends._torch import _index_rows_losses, _LinearSettings, _terms_backend
+
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(300, 77, generator=g, dtype=dtype) * 30
+    z[0, 3], z[1, :], z[2, 5], z[4, :2] = torch.inf, -torch.inf, torch.nan, torch.inf
+    target = torch.randint(0, 77, (300,), generator=g)
+    target[5:9] = -100
+    weight = torch.rand(77, generator=g, dtype=dtype) if class_weight else None
+    s = _LinearSettings(-100, 0.0, False, True, 300, None, z_loss, False)
+    expected = _terms_backend().linear_cross_entropy_terms(
+        z,
+        target,
+        weight,
+        ignore_index=-100,
+        label_smoothing=0.0,
+        probabilities=False,
+        softcap=None,
+        z_loss=z_loss,
+    )
+    for keep in (True, False):
+        logits = z.clone()
+        got = _index_rows_losses(logits, target, weight, s, keep=keep)
+        for a, b in zip(got, expected, strict=True):
+            assert torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0)) and torch.equal(a.isnan(), b.isnan())
+        assert torch.equal(logits.nan_to_num(7.0), z.nan_to_num(7.0)) == keep  # kept, or overwritten

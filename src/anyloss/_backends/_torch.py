@@ -301,15 +301,21 @@ def _chunk_logits(x: Any, weight: Any, bias: Any, work: Any) -> Any:
     return z if z.dtype == work else z.to(work)
 
 
-def _chunk_logits_gradient(z: Any, lse: Any, target: Any, class_weight: Any, s: _LinearSettings) -> Any:
+def _chunk_logits_gradient(
+    z: Any, lse: Any, target: Any, class_weight: Any, s: _LinearSettings, overwrite: bool = False
+) -> Any:
     """d(Σ rows' losses)/d(logits) of one chunk (before soft-capping: ``z`` are the raw logits
     in the compute dtype): ``(Σ_c r_c + 2·z_loss·lse)·softmax − r`` where ``r`` is each
     class's share of the target (``w_t·(1 − ε)`` at the target plus ``w_c·ε/C``, or
-    ``w_c·q̃_c``), zero on ignored rows."""
+    ``w_c·q̃_c``), zero on ignored rows.  With ``overwrite`` (and no soft-cap) it is
+    computed in ``z``'s memory."""
     capped = z if s.softcap is None else s.softcap * torch.tanh(z / s.softcap)
     n_classes = z.shape[1]
     eps = s.label_smoothing
-    grad = torch.exp(capped - lse.unsqueeze(1))
+    if overwrite and s.softcap is None:
+        grad = z.sub_(lse.unsqueeze(1)).exp_()
+    else:
+        grad = torch.exp(capped - lse.unsqueeze(1))
     if s.probabilities:
         share = _share(target, class_weight, slice(None), eps, n_classes)
         grad.mul_(_probability_scale(share.sum(1), lse, s).unsqueeze(1)).sub_(share)
@@ -505,17 +511,41 @@ def _tiled_pass(
         return None
     if classic is None:
         loss = -spread
-    else:
-        nll = torch.where(classic.use, lse - picked, 0.0)
-        if class_weight is not None:
-            nll = nll * torch.where(classic.valid, class_weight[classic.safe], 0.0)
-        if eps > 0.0:
-            nll = (1.0 - eps) * nll + (eps / n_classes) * -spread
-        loss = torch.where(classic.valid, torch.where(classic.in_range, nll, torch.nan), 0.0)
+        return loss + s.z_loss * (lse * lse) if s.z_loss else loss
+    return _index_losses(classic, lse, picked, spread, class_weight, n_classes, s)
+
+
+def _index_losses(
+    rows: _Rows, lse: Any, picked: Any, spread: Any, class_weight: Any, n_classes: int, s: _LinearSettings
+) -> Any:
+    """The losses of rows of class indices from their log-normalisers ``lse``, the target's
+    logit ``picked`` and, with label smoothing, ``spread`` (``Σ_c w_c·(z_c − lse)``):
+    ``linear_cross_entropy_terms``' formula, operation for operation."""
+    eps = s.label_smoothing
+    nll = torch.where(rows.use, lse - picked, 0.0)
+    if class_weight is not None:
+        nll = nll * torch.where(rows.valid, class_weight[rows.safe], 0.0)
+    if eps > 0.0:
+        nll = (1.0 - eps) * nll + (eps / n_classes) * -spread
+    loss = torch.where(rows.valid, torch.where(rows.in_range, nll, torch.nan), 0.0)
     if s.z_loss:
-        penalty = s.z_loss * (lse * lse)
-        loss = loss + (penalty if classic is None else torch.where(classic.valid, penalty, 0.0))
+        loss = loss + torch.where(rows.valid, s.z_loss * (lse * lse), 0.0)
     return loss
+
+
+def _index_rows_losses(
+    z: Any, target: Any, class_weight: Any, s: _LinearSettings, keep: bool
+) -> tuple[Any, Any]:
+    """``(losses, lse)`` of a chunk of whole rows of logits ``z`` (compute dtype) for class
+    indices without label smoothing or soft-cap: the target's logit read first, then the
+    log-normalisers in place (in a copy with ``keep``, when ``z`` is needed after), with
+    ``linear_cross_entropy_terms``' bits and none of its full-size temporaries."""
+    rows = _rows_of(target, class_weight, z.shape[1], s, z.dtype)
+    picked = z.gather(1, rows.safe.unsqueeze(1)).squeeze(1)
+    lse = _logsumexp_(z.clone() if keep else z)
+    # NaN where a row's largest logit is infinite, as torch's log_softmax gives
+    lse = torch.where(torch.isfinite(lse) | torch.isnan(lse), lse, lse - lse)
+    return _index_losses(rows, lse, picked, None, class_weight, z.shape[1], s), lse
 
 
 def _share(q: Any, class_weight: Any, cols: slice, eps: float, n_classes: int) -> Any:
@@ -577,23 +607,27 @@ class _LinearCrossEntropy(torch.autograd.Function):
                     losses[rows] = loss
                 continue
             z = _chunk_logits(x, weight, bias, work)
-            loss, lse = _terms_backend().linear_cross_entropy_terms(
-                z,
-                target[rows],
-                class_weight,
-                ignore_index=s.ignore_index,
-                label_smoothing=s.label_smoothing,
-                probabilities=s.probabilities,
-                softcap=s.softcap,
-                z_loss=s.z_loss,
-            )
+            plain = not s.probabilities and s.label_smoothing == 0.0 and s.softcap is None
+            if plain:
+                loss, lse = _index_rows_losses(z, target[rows], class_weight, s, keep=precompute)
+            else:
+                loss, lse = _terms_backend().linear_cross_entropy_terms(
+                    z,
+                    target[rows],
+                    class_weight,
+                    ignore_index=s.ignore_index,
+                    label_smoothing=s.label_smoothing,
+                    probabilities=s.probabilities,
+                    softcap=s.softcap,
+                    z_loss=s.z_loss,
+                )
             lse_all[rows] = lse
             if s.summed:
                 total = total + loss.sum()
             else:
                 losses[rows] = loss
             if precompute:
-                dz = _chunk_logits_gradient(z, lse, target[rows], class_weight, s)
+                dz = _chunk_logits_gradient(z, lse, target[rows], class_weight, s, overwrite=True)
                 _accumulate_gradients(grads, dz, x, weight, rows, needs)
         ctx.settings, ctx.needs, ctx.dtype = s, needs, input.dtype
         if precompute:
@@ -634,7 +668,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 )
                 continue
             z = _chunk_logits(x, weight, bias, work)
-            dz = _chunk_logits_gradient(z, lse_all[rows], target[rows], class_weight, s)
+            dz = _chunk_logits_gradient(z, lse_all[rows], target[rows], class_weight, s, overwrite=True)
             dz.mul_(grad_loss[rows].to(work).unsqueeze(1))
             _accumulate_gradients(grads, dz, x, weight, rows, needs)
         return (*_cast_gradients(grads, input.dtype), None, None, None)
