@@ -109,6 +109,10 @@ def test_numpy_kernels_take_the_usual_call() -> None:
                 arrays["target"] = np.array([[3, 0, -1, 1], [2, -1, -1, -1], [1, 2, 3, 0]])
             if name == "ctc_loss":
                 arrays = _ctc_arrays(rng, dtype, steps=5, batch=3, classes=4, width=2)
+            if name == "linear_cross_entropy":
+                arrays["target"] = rng.integers(0, 4, 3)  # (3, 4) features, 3 classes of 4
+                arrays["linear_weight"] = arrays["linear_weight"][:3]
+                arrays["target"] = arrays["target"] % 3
             for reduction in ("none", "sum", "batchmean" if name == "kl_div" else "mean"):
                 out = _call_kernel(body, kernel, arrays, reduction=reduction)
                 assert out is not NotImplemented, (name, dtype, reduction)
@@ -600,3 +604,85 @@ def test_numpy_ctc_kernel_declines_what_the_body_must_see(change) -> None:
     else:
         arrays["log_probs"] = np.asfortranarray(arrays["log_probs"])
     assert _call_kernel(anyloss.ctc_loss, KERNELS["ctc_loss"], arrays, **given) is NotImplemented
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "ignored", ["none", "-100", "a class", "every target"], ids=lambda v: f"ignored={v}".replace(" ", "-")
+)
+@pytest.mark.parametrize("bias", [False, True], ids=["no-bias", "bias"])
+# One row; one chunk; three chunks of rows (at least 2**18 logits each by default).
+@pytest.mark.parametrize(
+    "shape", [(1, 3, 5), (9, 4, 7), (600, 16, 1000)], ids=["1x3x5", "9x4x7", "600x16x1000"]
+)
+def test_numpy_linear_cross_entropy_kernel_has_the_bodys_bits(shape, bias, ignored, dtype, reduction) -> None:
+    """The linear_cross_entropy kernel computes the usual call (class indices, each a class
+    or ignore_index; a bias or none) over the body's chunks, to the body's bits, with
+    infinite and NaN features."""
+    n, features, classes = shape
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, features)).astype(dtype)
+    if n > 2:
+        x[1, 0], x[2, 1] = np.inf, np.nan
+    layer = (rng.normal(size=(classes, features)) / np.sqrt(features)).astype(dtype)
+    target = rng.integers(0, classes, n)
+    given: dict = {"reduction": reduction}
+    if ignored == "-100":
+        target[::3] = -100
+    elif ignored == "a class":
+        given["ignore_index"] = 2
+    elif ignored == "every target":
+        target[:] = -100
+    arrays = {"input": x, "linear_weight": layer, "target": target}
+    if bias:
+        arrays["linear_bias"] = rng.normal(size=classes).astype(dtype)
+    out = _call_kernel(anyloss.linear_cross_entropy, KERNELS["linear_cross_entropy"], arrays, **given)
+    _assert_same_bits(out, anyloss.linear_cross_entropy, arrays, given)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "a class weight",
+        "label smoothing",
+        "z-loss",
+        "soft-cap",
+        "return_lse",
+        "chunk_size",
+        "probabilities",
+        "target out of range",
+        "int32 target",
+        "float64 layer",
+        "1-D input",
+        "float16",
+    ],
+)
+def test_numpy_linear_cross_entropy_kernel_declines_what_the_body_must_see(change) -> None:
+    rng = np.random.default_rng(4)
+    arrays = {"input": rng.normal(size=(6, 3)).astype(np.float32), "target": rng.integers(0, 5, 6)}
+    arrays["linear_weight"] = rng.normal(size=(5, 3)).astype(np.float32)
+    options = {
+        "a class weight": {"weight": np.ones(5, np.float32)},
+        "label smoothing": {"label_smoothing": 0.1},
+        "z-loss": {"z_loss": 1e-4},
+        "soft-cap": {"softcap": 30.0},
+        "return_lse": {"return_lse": True},
+        "chunk_size": {"chunk_size": 2},
+    }
+    given = options.get(change, {})
+    if change == "probabilities":
+        arrays["target"] = rng.uniform(size=(6, 5)).astype(np.float32)
+    elif change == "target out of range":
+        arrays["target"][3] = 5
+    elif change == "int32 target":
+        arrays["target"] = arrays["target"].astype(np.int32)
+    elif change == "float64 layer":
+        arrays["linear_weight"] = arrays["linear_weight"].astype(np.float64)
+    elif change == "1-D input":
+        arrays["input"], arrays["target"] = arrays["input"][0], arrays["target"][0]
+    elif change == "float16":
+        arrays["input"] = arrays["input"].astype(np.float16)
+        arrays["linear_weight"] = arrays["linear_weight"].astype(np.float16)
+    kernel = KERNELS["linear_cross_entropy"]
+    assert _call_kernel(anyloss.linear_cross_entropy, kernel, arrays, **given) is NotImplemented

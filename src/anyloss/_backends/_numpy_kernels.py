@@ -923,6 +923,101 @@ def _probability_targets(
         return _class_result(total / (terms.size // n_classes) if reduction == "mean" else total, unbatched)
 
 
+def _linear_chunk_rows(n: int, features: int, classes: int) -> int:
+    """The body's default rows per chunk (``functional/_linear_cross_entropy.py``, which
+    imports this module's package: read when first asked)."""
+    from ..functional._linear_cross_entropy import default_chunk_size
+
+    return default_chunk_size(n, features, classes)
+
+
+def linear_cross_entropy(
+    input: Any,
+    linear_weight: Any,
+    target: Any,
+    *,
+    linear_bias: Any,
+    weight: Any,
+    reduction: Any,
+    ignore_index: Any,
+    label_smoothing: Any,
+    options: Any,
+    z_loss: Any,
+    softcap: Any,
+    return_lse: Any,
+    chunk_size: Any,
+) -> Any:
+    """The usual call: float features ``(N, H)``, a layer ``(C, H)`` (and bias ``(C,)``) of
+    their dtype, int64 class indices ``(N,)``, each a class or ``ignore_index``; none of the
+    options beyond torch's.  ``linear_cross_entropy_rows`` and ``linear_cross_entropy_terms``
+    of the generic backend, operation for operation, over the same chunks of rows."""
+    if (
+        weight is not None
+        or options is not None
+        or softcap is not None
+        or chunk_size is not None
+        or return_lse is not False
+        or type(z_loss) not in (float, int)
+        or z_loss != 0
+        or type(label_smoothing) not in (float, int)
+        or label_smoothing != 0
+        or not (
+            ignore_index is None or (type(ignore_index) is int and _INT64_MIN <= ignore_index <= _INT64_MAX)
+        )
+        or not _loss_options(reduction)
+        or not _rows(input)
+        or type(linear_weight) is not np.ndarray
+        or linear_weight.dtype != input.dtype
+        or linear_weight.shape[1:] != input.shape[1:]
+        or linear_weight.shape[0] == 0
+        or not (
+            linear_bias is None
+            or (
+                type(linear_bias) is np.ndarray
+                and linear_bias.dtype == input.dtype
+                and linear_bias.shape == linear_weight.shape[:1]
+            )
+        )
+        or type(target) is not np.ndarray
+        or target.dtype != np.int64
+        or target.shape != input.shape[:1]
+    ):
+        return NotImplemented
+    n, features = input.shape
+    classes = linear_weight.shape[0]
+    valid = target != (-100 if ignore_index is None else ignore_index)
+    in_range = np.minimum.reduce(target) >= 0 and np.maximum.reduce(target) < classes
+    if not in_range and not np.logical_and.reduce((target >= 0) & (target < classes) | ~valid):
+        return NotImplemented  # the body raises
+    step = _linear_chunk_rows(n, features, classes)
+    safe = np.where(valid, target, 0)
+    weight_t = linear_weight.T
+    losses = []
+    with np.errstate(all="ignore"):
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            logits = np.matmul(input[start:stop], weight_t)
+            if linear_bias is not None:
+                logits += linear_bias
+            lse = logsumexp(logits, 1, True)
+            # NaN where a row's largest logit is infinite, as torch's log_softmax gives: the
+            # terms' where(isfinite(lse) | isnan(lse), lse, lse − lse), as lse + (lse − lse)
+            # (x + 0 is x for every x but −0, which a log plus a shift never is)
+            lse += lse - lse
+            nll = lse[:, 0] - logits[np.arange(stop - start), safe[start:stop]]
+            # every target counted is in range: the terms' other selects keep these values
+            loss = np.where(valid[start:stop], nll, 0.0)
+            losses.append(loss if reduction == "none" else np.add.reduce(loss))
+        if reduction == "none":
+            return losses[0] if len(losses) == 1 else np.concatenate(losses)
+        total = losses[0]
+        for part in losses[1:]:
+            total = total + part
+        if reduction == "mean":
+            total = total / np.add.reduce(valid.astype(input.dtype))
+        return np.asarray(total)
+
+
 # --- embedding and multi-label losses ---------------------------------------------------
 
 
@@ -1291,6 +1386,7 @@ KERNELS: dict[str, Callable[..., Any]] = {
         poisson_nll_loss,
         gaussian_nll_loss,
         kl_div,
+        linear_cross_entropy,
         margin_ranking_loss,
         multi_margin_loss,
         multilabel_margin_loss,

@@ -28,6 +28,8 @@ class TorchBackend(Backend):
         # torch.nn.functional's kernel itself, or an adapter that puts anyloss's wider
         # admission to it (integer targets of every width) or declines the call
         # (NotImplemented) where the kernel would not give torch's semantics.
+        if name in _OWN_KERNELS:
+            return None
         return _ADAPTERS.get(name) or getattr(F, name, None)
 
     def checks_option_types(self) -> bool:
@@ -243,6 +245,10 @@ def _margin(kernel: Callable[..., Any]) -> Callable[..., Any]:
 
     return adapter
 
+
+#: Losses whose kernel on torch tensors is anyloss's own (a backend capability), not the
+#: torch.nn.functional function of that name.
+_OWN_KERNELS = frozenset({"linear_cross_entropy"})
 
 _ADAPTERS: dict[str, Callable[..., Any]] = {
     "multi_margin_loss": _margin(F.multi_margin_loss),

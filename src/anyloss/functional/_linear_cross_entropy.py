@@ -15,6 +15,7 @@ from typing import Any
 from .. import _checks, _reduction, _xp
 from .._backends import Backend, backend_for
 from .._dispatch import check_option_types, check_static_options
+from .._parts import MeanRequest
 from .._registry import Streaming, loss_record
 from ._cross_entropy import _check_class_range, _check_nll, _index_target, _log_softmax_kernel_error
 
@@ -313,6 +314,27 @@ def linear_cross_entropy(
             (input, linear_weight, target, linear_bias, weight)
         )
     backend = backend_for(xp)
+    # A native kernel takes the usual call (NumPy's: anyloss's own, of the same terms), or
+    # declines it; torch's own op is not one (anyloss's kernel runs on torch tensors).
+    native = backend.native("linear_cross_entropy") if backend.native_enabled() else None
+    if native is not None and type(reduction) is not MeanRequest:
+        out = native(
+            input,
+            linear_weight,
+            target,
+            linear_bias=linear_bias,
+            weight=weight,
+            reduction=reduction,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            options=options,
+            z_loss=z_loss,
+            softcap=softcap,
+            return_lse=return_lse,
+            chunk_size=chunk_size,
+        )
+        if out is not NotImplemented:
+            return out
     _checks.admit(backend.xp, "linear_cross_entropy", (input, linear_weight, target, linear_bias, weight))
     if backend.options_may_be_traced:
         check_static_options("linear_cross_entropy", locals())
