@@ -263,12 +263,19 @@ def test_a_chunk_of_whole_rows_of_class_indices_has_the_generic_terms_bits(
 ) -> None:
     """The torch kernel's losses of a chunk of whole rows of class indices (no smoothing, no
     soft-cap), from the target's logit and the log-normalisers computed in place, are the
-    generic terms' to the bit: ignored targets, non-finite rows and NaN included."""
-    from anyloss._backends._torch import _index_rows_losses, _LinearSettings, _terms_backend
+    generic terms' to the bit, and the logits' gradient from the same exponentials is the
+    one computed from the logits to rounding: ignored targets, non-finite rows (a NaN
+    gradient, as torch's) and NaN included."""
+    from anyloss._backends._torch import (
+        _chunk_logits_gradient,
+        _index_rows_losses,
+        _LinearSettings,
+        _terms_backend,
+    )
 
     g = torch.Generator().manual_seed(1)
     z = torch.randn(300, 77, generator=g, dtype=dtype) * 30
-    z[0, 3], z[1, :], z[2, 5], z[4, :2] = torch.inf, -torch.inf, torch.nan, torch.inf
+    z[0, 3], z[1, :], z[2, 5], z[4, :2], z[6, 1] = torch.inf, -torch.inf, torch.nan, torch.inf, torch.inf
     target = torch.randint(0, 77, (300,), generator=g)
     target[5:9] = -100
     weight = torch.rand(77, generator=g, dtype=dtype) if class_weight else None
@@ -283,9 +290,18 @@ def test_a_chunk_of_whole_rows_of_class_indices_has_the_generic_terms_bits(
         softcap=None,
         z_loss=z_loss,
     )
-    for keep in (True, False):
-        logits = z.clone()
-        got = _index_rows_losses(logits, target, weight, s, keep=keep)
+    gradient = _chunk_logits_gradient(z.clone(), expected[1], target, weight, s)
+    assert gradient[[0, 1, 2, 4, 6]].isnan().all() and gradient[7:].isfinite().all()
+    for wanted in (False, True):
+        *got, dz = _index_rows_losses(z.clone(), target, weight, s, gradient=wanted)
         for a, b in zip(got, expected, strict=True):
             assert torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0)) and torch.equal(a.isnan(), b.isnan())
-        assert torch.equal(logits.nan_to_num(7.0), z.nan_to_num(7.0)) == keep  # kept, or overwritten
+        if wanted:
+            assert torch.equal(dz.isnan(), gradient.isnan())
+            # Each form rounds an exponent as large as |z − lse| (here up to about 250) before
+            # exponentiating it: they may differ by that many units in the last place, and
+            # below the smallest normal number by a subnormal.
+            ulps, tiny = 512 * torch.finfo(dtype).eps, torch.finfo(dtype).tiny
+            torch.testing.assert_close(dz.nan_to_num(7.0), gradient.nan_to_num(7.0), rtol=ulps, atol=tiny)
+        else:
+            assert dz is None

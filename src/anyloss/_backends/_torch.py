@@ -430,9 +430,16 @@ def _tiled_lse(x: Any, weight: Any, bias: Any, work: Any, s: _LinearSettings, cl
 def _logsumexp_(z: Any) -> Any:
     """``torch.logsumexp(z, 1)`` as torch computes it (the rows' largest entries taken out,
     0 for those that are infinite), with ``z`` itself overwritten instead of a copy."""
+    exponentials, shift = _shifted_exp_(z)
+    return exponentials.sum(1).log_().add_(shift)
+
+
+def _shifted_exp_(z: Any) -> tuple[Any, Any]:
+    """``(exp(z − shift), shift)`` in ``z``'s memory, ``shift`` the rows' largest entries
+    (0 where infinite), as torch's logsumexp takes them out."""
     largest = z.amax(1)
     shift = torch.where(largest.isinf(), 0.0, largest)
-    return z.sub_(shift.unsqueeze(1)).exp_().sum(1).log_().add_(shift)
+    return z.sub_(shift.unsqueeze(1)).exp_(), shift
 
 
 def _tiled_pass(
@@ -540,18 +547,29 @@ def _index_losses(
 
 
 def _index_rows_losses(
-    z: Any, target: Any, class_weight: Any, s: _LinearSettings, keep: bool
-) -> tuple[Any, Any]:
-    """``(losses, lse)`` of a chunk of whole rows of logits ``z`` (compute dtype) for class
-    indices without label smoothing or soft-cap: the target's logit read first, then the
-    log-normalisers in place (in a copy with ``keep``, when ``z`` is needed after), with
-    ``linear_cross_entropy_terms``' bits and none of its full-size temporaries."""
-    rows = _rows_of(target, class_weight, z.shape[1], s, z.dtype)
+    z: Any, target: Any, class_weight: Any, s: _LinearSettings, gradient: bool
+) -> tuple[Any, Any, Any]:
+    """``(losses, lse, dz)`` of a chunk of whole rows of logits ``z`` (compute dtype, which
+    it overwrites) for class indices without label smoothing or soft-cap: the target's logit
+    read first, then the log-normalisers in place, with ``linear_cross_entropy_terms``'
+    bits and none of its full-size temporaries; with ``gradient``, ``dz`` the logits'
+    gradient (else None) from the same exponentials: ``exp(z − shift)·exp(shift − lse)``
+    is the softmax (NaN on a row whose lse is, as torch's).  It equals
+    :func:`_chunk_logits_gradient`'s to rounding."""
+    n_classes = z.shape[1]
+    rows = _rows_of(target, class_weight, n_classes, s, z.dtype)
     picked = z.gather(1, rows.safe.unsqueeze(1)).squeeze(1)
-    lse = _logsumexp_(z.clone() if keep else z)
+    exponentials, shift = _shifted_exp_(z)
+    lse = exponentials.sum(1).log_().add_(shift)
     # NaN where a row's largest logit is infinite, as torch's log_softmax gives
     lse = torch.where(torch.isfinite(lse) | torch.isnan(lse), lse, lse - lse)
-    return _index_losses(rows, lse, picked, None, class_weight, z.shape[1], s), lse
+    loss = _index_losses(rows, lse, picked, None, class_weight, n_classes, s)
+    if not gradient:
+        return loss, lse, None
+    factor = _index_scale(rows, class_weight, n_classes, lse, s) * torch.exp(shift - lse)
+    dz = exponentials.mul_(factor.unsqueeze(1))
+    _subtract_index_share(dz, rows.safe.unsqueeze(1), -rows.w_t, rows.on, class_weight, 0.0, n_classes)
+    return loss, lse, dz
 
 
 def _share(q: Any, class_weight: Any, cols: slice, eps: float, n_classes: int) -> Any:
@@ -614,8 +632,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 continue
             z = _chunk_logits(x, weight, bias, work)
             plain = not s.probabilities and s.label_smoothing == 0.0 and s.softcap is None
+            dz = None
             if plain:
-                loss, lse = _index_rows_losses(z, target[rows], class_weight, s, keep=precompute)
+                loss, lse, dz = _index_rows_losses(z, target[rows], class_weight, s, gradient=precompute)
             else:
                 loss, lse = _terms_backend().linear_cross_entropy_terms(
                     z,
@@ -633,7 +652,8 @@ class _LinearCrossEntropy(torch.autograd.Function):
             else:
                 losses[rows] = loss
             if precompute:
-                dz = _chunk_logits_gradient(z, lse, target[rows], class_weight, s, overwrite=True)
+                if dz is None:
+                    dz = _chunk_logits_gradient(z, lse, target[rows], class_weight, s, overwrite=True)
                 _accumulate_gradients(grads, dz, x, weight, rows, needs)
         ctx.settings, ctx.needs, ctx.dtype = s, needs, input.dtype
         if precompute:
