@@ -26,7 +26,17 @@ from anyloss._backends import _numpy_kernels as kernels
 #: The kernels computed by ``_elementwise`` (the row losses' kernels work by rows).
 ELEMENTWISE = sorted(
     set(kernels.KERNELS)
-    - {"multi_margin_loss", "nll_loss", "cross_entropy", "cosine_embedding_loss", "triplet_margin_loss"}
+    - {
+        "multi_margin_loss",
+        "multilabel_margin_loss",
+        "nll_loss",
+        "cross_entropy",
+        "ctc_loss",
+        "linear_cross_entropy",
+        "cosine_embedding_loss",
+        "triplet_margin_loss",
+        "triplet_margin_with_distance_loss",
+    }
 )
 
 
@@ -99,6 +109,27 @@ def test_large_inputs_have_the_bits_of_one_thread_and_of_the_body(name, dtype, t
                 out = loss(*arrays, reduction=reduction)
                 assert (out.dtype, out.shape) == (body.dtype, body.shape)
                 assert np.array_equal(out, body, equal_nan=True), (shape, reduction, count)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_multilabel_margin_by_blocks_of_rows_has_the_bits_of_one_thread_and_of_the_body(
+    dtype, threads
+) -> None:
+    """multilabel_margin_loss's kernel shares its blocks of rows among the threads: one
+    thread, two, three and the body give the same bits."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((300, 1001)) * 2).astype(dtype)
+    target = np.full(x.shape, -1)
+    target[:, :5] = rng.integers(0, 1001, (300, 5))
+    target[::7, 3] = -1  # fewer labels in some rows
+    for reduction in ("none", "mean", "sum"):
+        with anyloss.native_paths(False):
+            body = anyloss.multilabel_margin_loss(x, target, reduction=reduction)
+        for count in (1, 2, 3):
+            threads(count)
+            out = anyloss.multilabel_margin_loss(x, target, reduction=reduction)
+            assert (out.dtype, out.shape) == (body.dtype, body.shape)
+            assert np.array_equal(out, body), (reduction, count)
 
 
 def test_a_large_input_is_shared_among_the_threads(threads, monkeypatch) -> None:

@@ -71,11 +71,16 @@ def _like(a: Any, like: Any) -> bool:
 #: every float dtype the kernels compute in, so none of torch's conversion checks of a
 #: Scalar (an overflow to float32, an int beyond int64) can apply.  Others go to the body.
 _MODERATE = 1e30
+#: Plain ints a Scalar holds: torch's conversion of a larger one raises OverflowError.
+_SCALAR_INT = 2**63
 
 
 def _moderate(value: Any) -> bool:
-    """A plain Python number (not a bool), finite and below ``_MODERATE`` in magnitude."""
-    return type(value) in (float, int) and -_MODERATE < value < _MODERATE
+    """A plain Python number (not a bool), finite and below ``_MODERATE`` in magnitude (an
+    int: within int64)."""
+    if type(value) is int:
+        return -_SCALAR_INT <= value < _SCALAR_INT
+    return type(value) is float and -_MODERATE < value < _MODERATE
 
 
 def _positive(value: Any) -> bool:
