@@ -23,6 +23,7 @@ Large inputs are computed by blocks, on several threads from the main thread
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -105,6 +106,13 @@ def block_size(n: int) -> int:
 #: threads of :mod:`anyloss._threads` (handing over smaller ones cost up to a fifth of
 #: their time where the second core was busy).
 PARALLEL_MIN = 1 << 20
+
+
+def _from_body(module: str, name: str) -> Any:
+    """``name`` of a loss body's module (``anyloss.functional.<module>``): a constant or a
+    function the kernel must share with the body (one definition).  Those modules import
+    this one's package, so they are read when a kernel runs, not at import."""
+    return getattr(importlib.import_module(f"anyloss.functional.{module}"), name)
 
 
 def _reduced(loss: Any, reduction: str) -> Any:
@@ -575,11 +583,6 @@ def multi_margin_loss(
         return _reduced_rows(loss, reduction)
 
 
-#: multilabel_margin_loss computes every (row, slot, class) triple at once up to this many
-#: (``functional/_margin.py``'s ``BROADCAST_LIMIT``), else one slot at a time.
-_MULTILABEL_BROADCAST_LIMIT = 1 << 15
-
-
 def multilabel_margin_loss(input: Any, target: Any, size_average: Any, reduce: Any, reduction: Any) -> Any:
     if (
         not _loss_options(reduction, size_average, reduce)
@@ -602,7 +605,7 @@ def multilabel_margin_loss(input: Any, target: Any, size_average: Any, reduce: A
     with np.errstate(all="ignore"):
         if slots == 0:
             loss = np.zeros(n, input.dtype)
-        elif n * slots * classes <= _MULTILABEL_BROADCAST_LIMIT:
+        elif n * slots * classes <= _from_body("_margin", "BROADCAST_LIMIT"):
             loss = _multilabel_broadcast(input, safe, counted)
         else:
             loss = _multilabel_by_slot(input, safe, counted)
@@ -928,14 +931,6 @@ def _probability_targets(
         return _class_result(total / (terms.size // n_classes) if reduction == "mean" else total, unbatched)
 
 
-def _linear_chunk_rows(n: int, features: int, classes: int) -> int:
-    """The body's default rows per chunk (``functional/_linear_cross_entropy.py``, which
-    imports this module's package: read when first asked)."""
-    from ..functional._linear_cross_entropy import default_chunk_size
-
-    return default_chunk_size(n, features, classes)
-
-
 def linear_cross_entropy(
     input: Any,
     linear_weight: Any,
@@ -994,7 +989,7 @@ def linear_cross_entropy(
     in_range = np.minimum.reduce(target) >= 0 and np.maximum.reduce(target) < classes
     if not in_range and not np.logical_and.reduce((target >= 0) & (target < classes) | ~valid):
         return NotImplemented  # the body raises
-    step = _linear_chunk_rows(n, features, classes)
+    step = _from_body("_linear_cross_entropy", "default_chunk_size")(n, features, classes)
     safe = np.where(valid, target, 0)
     weight_t = linear_weight.T
     losses = []
@@ -1248,9 +1243,6 @@ def triplet_margin_with_distance_loss(
 # The kernel follows ``functional/_ctc.py`` (``_labels``, ``_negative_log_likelihood``,
 # ``_sequence_losses``, the reductions of ``_ctc_loss``) operation for operation.
 
-#: ``functional/_ctc.py``'s allowance for float rounding below a zero loss, per time step.
-_CTC_ROUNDING_ULPS_PER_STEP = 4.0
-
 
 def ctc_loss(
     log_probs: Any,
@@ -1299,7 +1291,7 @@ def ctc_loss(
         # float rounding can take a certain target's zero loss a few ulp below zero
         dtype = log_probs.dtype
         tolerance = input_lengths.astype(dtype) + 1.0
-        tolerance *= _CTC_ROUNDING_ULPS_PER_STEP * float(np.finfo(dtype).eps)
+        tolerance *= _from_body("_ctc", "_ROUNDING_ULPS_PER_STEP") * float(np.finfo(dtype).eps)
         np.copyto(loss, loss - loss, where=(loss < 0) & (loss > -tolerance))
         if reduction == "none":
             return loss
