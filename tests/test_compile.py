@@ -33,12 +33,6 @@ def _representative(cases, per_loss: int = 3):
     return [c for bucket in chosen.values() for c in bucket]
 
 
-_LINEAR_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="linear_cross_entropy's torch kernel (a ctx-style autograd function with a "
-    "once-differentiable backward) does not trace yet; it needs a setup_context form",
-)
-
 COMPILED = [
     pytest.param(
         case,
@@ -49,8 +43,6 @@ COMPILED = [
             "data-dependent output shapes, and the generic body reads the lengths",
         )
         if case.fn == "ctc_loss"
-        else _LINEAR_GAP
-        if case.fn == "linear_cross_entropy"
         else (),
     )
     for case in _representative(CASES)
@@ -73,7 +65,7 @@ def test_compiles_with_fullgraph_and_gives_the_eager_value(case, native: bool) -
 
 
 MEAN_COMPILED = [
-    pytest.param(case, id=case.id, marks=_LINEAR_GAP if case.fn == "linear_cross_entropy" else ())
+    pytest.param(case, id=case.id)
     for case in _representative(
         [c for c in CASES if c.fn not in ("ctc_loss", "kl_div") and c.kwargs.get("reduction") == "mean"],
         per_loss=1,

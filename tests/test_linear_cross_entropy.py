@@ -110,6 +110,105 @@ def test_runs_under_torch_compile(reduction: str) -> None:
     torch.testing.assert_close(gw, want_gw, rtol=1e-12, atol=1e-13)
 
 
+def test_compiled_graph_holds_the_chunked_pass_as_one_operator() -> None:
+    # Dynamo would otherwise unroll the loop over chunks: here nine chunks of one row.
+    x, w, t = _torch_inputs()
+    graphs = []
+
+    def capture(gm, example_inputs):
+        graphs.append(gm.graph)
+        return gm.forward
+
+    torch._dynamo.reset()
+    compiled = torch.compile(
+        lambda a, b, c: anyloss.linear_cross_entropy(a, b, c, chunk_size=1), backend=capture, fullgraph=True
+    )
+    compiled(x, w, t).backward()
+    targets = [node.target for graph in graphs for node in graph.nodes if node.op == "call_function"]
+    assert targets.count(torch.ops.anyloss.linear_cross_entropy) == 1, targets
+    products = {F.linear, torch._C._nn.linear, torch.mm, torch.matmul, torch.addmm, torch.Tensor.addmm_}
+    assert not products.intersection(targets), targets
+
+
+def _compiled_option_calls():
+    """Options of the compiled calls: one chunk of whole rows unless ``chunk_size`` says
+    otherwise (with blocks of ``tile_rows`` rows; see ``logit_blocks``)."""
+    g = torch.Generator().manual_seed(5)
+    probabilities = torch.softmax(torch.randn(9, 7, dtype=torch.float64, generator=g), 1)
+    cw = torch.linspace(0.5, 1.5, 7, dtype=torch.float64)
+    return {
+        "plain": ({}, None, None),
+        "bias": ({"linear_bias": torch.linspace(-1, 1, 7, dtype=torch.float64)}, None, None),
+        "weight-ignore": ({"weight": cw, "ignore_index": 2}, None, None),
+        "smoothing": ({"weight": cw, "label_smoothing": 0.1}, None, None),
+        "probabilities": ({"weight": cw, "label_smoothing": 0.1}, probabilities, None),
+        "extensions": ({"z_loss": 1e-2, "softcap": 3.0}, None, None),
+        "chunks-of-rows": ({"weight": cw, "chunk_size": 4}, None, 2),
+        "blocks": ({"weight": cw, "chunk_size": 1, "label_smoothing": 0.1}, None, 8),
+    }
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("option", list(_compiled_option_calls()))
+def test_compiled_operator_gives_the_eager_kernels_values_and_gradients(
+    option, reduction, monkeypatch
+) -> None:
+    from anyloss._backends import _generic
+
+    kwargs, probabilities, tile_rows = _compiled_option_calls()[option]
+    if tile_rows is not None:
+        monkeypatch.setattr(_generic, "TILE_ROWS", tile_rows)
+    x, w, t = _torch_inputs()
+    target = t if probabilities is None else probabilities
+    bias = kwargs.get("linear_bias")
+    leaves = [x, w] + ([bias.requires_grad_()] if bias is not None else [])
+    kwargs = {**kwargs, "reduction": reduction}
+
+    def loss(a, b, c):
+        return anyloss.linear_cross_entropy(a, b, c, **kwargs)
+
+    torch._dynamo.reset()
+    got = torch.compile(loss, backend="aot_eager", fullgraph=True)(x, w, target)
+    want = loss(x, w, target)
+    seed = torch.linspace(-1, 2, want.numel(), dtype=want.dtype).reshape(want.shape)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-13)
+    for mine, eager in zip(
+        torch.autograd.grad(got, leaves, seed), torch.autograd.grad(want, leaves, seed), strict=True
+    ):
+        torch.testing.assert_close(mine, eager, rtol=1e-12, atol=1e-13)
+
+
+def test_compiled_summed_loss_takes_a_second_backward() -> None:
+    # A compiled graph never scales the precomputed gradients in place.
+    x, w, t = _torch_inputs()
+    torch._dynamo.reset()
+    loss = torch.compile(
+        lambda a, b, c: anyloss.linear_cross_entropy(a, b, c, chunk_size=2), backend="aot_eager"
+    )(x, w, t)
+    first = torch.autograd.grad(loss, (x, w), retain_graph=True)
+    second = torch.autograd.grad(loss, (x, w))
+    for a, b in zip(first, second, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("summed", [True, False], ids=["summed", "rows"])
+def test_compiled_operators_pass_torchs_operator_checks(summed: bool, dtype) -> None:
+    from torch.library import opcheck
+
+    x, w, t = _torch_inputs()
+    x, w = x.detach().to(dtype).requires_grad_(), w.detach().to(dtype).requires_grad_()
+    bias = torch.zeros(7, dtype=dtype, requires_grad=True)
+    settings = (-100, 0.1, False, summed, 4, None, 0.0, [True, True, True])
+    opcheck(torch.ops.anyloss.linear_cross_entropy, (x, w, bias, t, None, *settings))
+    lse = torch.logsumexp(F.linear(x, w, bias).float(), 1).detach()
+    grad_loss = torch.linspace(0.5, 1.5, 9, dtype=torch.float32 if dtype == torch.bfloat16 else dtype)
+    opcheck(
+        torch.ops.anyloss.linear_cross_entropy_backward,
+        (x.detach(), w.detach(), bias.detach(), t, None, lse.to(grad_loss.dtype), grad_loss, *settings),
+    )
+
+
 def test_float16_mean_is_finite_where_torchs_reference_overflows() -> None:
     g = torch.Generator().manual_seed(1)
     x = torch.randn(20480, 8, generator=g).half()

@@ -93,8 +93,13 @@ class TorchBackend(Backend):
             max(1, int(chunk_size)),
             softcap,
             float(z_loss),
-            _retain_graph.allowed,
+            # Under torch.compile, never in place: a compiled graph's backward may run twice.
+            _is_compiling() or _retain_graph.allowed,
         )
+        if _is_compiling():
+            return _compiled_linear_cross_entropy(
+                input, linear_weight, linear_bias, target, class_weight, settings
+            )
         return _LinearCrossEntropy.apply(input, linear_weight, linear_bias, target, class_weight, settings)  # type: ignore[no-any-return]
 
     def vector_norm(self, x: Any, p: float) -> Any:
@@ -296,6 +301,11 @@ class _LinearSettings(NamedTuple):
     softcap: float | None
     z_loss: float
     retain_graph: bool
+
+
+def _compute_dtype(dtype: Any) -> Any:
+    """float32 for float16 and bfloat16 (torch's opmath), the dtype itself otherwise."""
+    return torch.float32 if dtype in _HALF else dtype
 
 
 def _chunk_logits(x: Any, weight: Any, bias: Any, work: Any) -> Any:
@@ -580,56 +590,46 @@ def _share(q: Any, class_weight: Any, cols: slice, eps: float, n_classes: int) -
     return q if class_weight is None else q * class_weight[cols]
 
 
-class _LinearCrossEntropy(torch.autograd.Function):
-    """Cross-entropy of ``input @ weight.T + bias`` by chunks of rows, the logits never whole.
-
-    Summed (a scalar loss, so a scalar incoming gradient): the forward pass computes the
-    gradients with respect to input, weight and bias chunk by chunk (three matrix products
-    in all) and the backward pass scales them, in place unless ``retain_graph`` is
-    allowed (then a second backward pass finds them unscaled).  Per row: the backward
-    pass recomputes each chunk's logits from the saved inputs and log-normalisers.
-    First order only: the backward is not itself differentiable.
-    """
-
-    @staticmethod
-    def forward(
-        ctx: Any, input: Any, weight: Any, bias: Any, target: Any, class_weight: Any, s: _LinearSettings
-    ):  # type: ignore[override]
-        work = torch.float32 if input.dtype in _HALF else input.dtype
-        n = input.shape[0]
-        needs = tuple(ctx.needs_input_grad[:3])
-        precompute = s.summed and any(needs)
-        grads = _gradient_buffers(input, weight, bias, work, needs) if precompute else []
-        lse_all = torch.empty(n, dtype=work, device=input.device)
-        losses = torch.empty(0 if s.summed else n, dtype=work, device=input.device)
-        total = torch.zeros((), dtype=work, device=input.device)
-        chunk, classes = logit_blocks(n, weight.shape[0], s.chunk_size)
-        for start in range(0, n, chunk):
-            rows = slice(start, min(n, start + chunk))
-            x = input[rows]
-            if classes < weight.shape[0]:
-                # Blocks of rows and classes: the log-normalisers first, then the losses
-                # and gradients from the blocks' logits computed again (four products).
-                lse = _tiled_lse(x, weight, bias, work, s, classes)
-                loss = _tiled_pass(
-                    x,
-                    weight,
-                    bias,
-                    target[rows],
-                    class_weight,
-                    lse,
-                    s,
-                    classes,
-                    grads if precompute else None,
-                    needs,
-                    rows,
-                )
-                lse_all[rows] = lse
-                if s.summed:
-                    total = total + loss.sum()
-                else:
-                    losses[rows] = loss
-                continue
+def _forward_pass(
+    input: Any,
+    weight: Any,
+    bias: Any,
+    target: Any,
+    class_weight: Any,
+    s: _LinearSettings,
+    needs: tuple[bool, ...],
+) -> tuple[Any, Any, list[Any]]:
+    """The losses (summed, or per row) and every row's log-normaliser, chunk by chunk; when
+    summed, also the gradients ``[dX, dW, db]`` of the sum that ``needs`` asks for."""
+    work = _compute_dtype(input.dtype)
+    n = input.shape[0]
+    precompute = s.summed and any(needs)
+    grads = _gradient_buffers(input, weight, bias, work, needs) if precompute else [None, None, None]
+    lse_all = torch.empty(n, dtype=work, device=input.device)
+    losses = torch.empty(0 if s.summed else n, dtype=work, device=input.device)
+    total = torch.zeros((), dtype=work, device=input.device)
+    chunk, classes = logit_blocks(n, weight.shape[0], s.chunk_size)
+    for start in range(0, n, chunk):
+        rows = slice(start, min(n, start + chunk))
+        x = input[rows]
+        if classes < weight.shape[0]:
+            # Blocks of rows and classes: the log-normalisers first, then the losses and
+            # gradients from the blocks' logits computed again (four products).
+            lse = _tiled_lse(x, weight, bias, work, s, classes)
+            loss = _tiled_pass(
+                x,
+                weight,
+                bias,
+                target[rows],
+                class_weight,
+                lse,
+                s,
+                classes,
+                grads if precompute else None,
+                needs,
+                rows,
+            )
+        else:
             z = _chunk_logits(x, weight, bias, work)
             plain = not s.probabilities and s.label_smoothing == 0.0 and s.softcap is None
             dz = None
@@ -646,58 +646,104 @@ class _LinearCrossEntropy(torch.autograd.Function):
                     softcap=s.softcap,
                     z_loss=s.z_loss,
                 )
-            lse_all[rows] = lse
-            if s.summed:
-                total = total + loss.sum()
-            else:
-                losses[rows] = loss
             if precompute:
                 if dz is None:
                     dz = _chunk_logits_gradient(z, lse, target[rows], class_weight, s, overwrite=True)
                 _accumulate_gradients(grads, dz, x, weight, rows, needs)
+        lse_all[rows] = lse
+        if s.summed:
+            total = total + loss.sum()
+        else:
+            losses[rows] = loss
+    return (total if s.summed else losses), lse_all, grads
+
+
+def _row_gradients(
+    input: Any,
+    weight: Any,
+    bias: Any,
+    target: Any,
+    class_weight: Any,
+    lse_all: Any,
+    grad_loss: Any,
+    s: _LinearSettings,
+    needs: tuple[bool, ...],
+) -> list[Any]:
+    """The gradients ``[dX, dW, db]`` of the per-row losses against the incoming gradient
+    ``grad_loss``, each chunk's logits computed again from the saved log-normalisers."""
+    work = lse_all.dtype
+    grads = _gradient_buffers(input, weight, bias, work, needs)
+    chunk, classes = logit_blocks(input.shape[0], weight.shape[0], s.chunk_size)
+    for start in range(0, input.shape[0], chunk):
+        rows = slice(start, min(input.shape[0], start + chunk))
+        x = input[rows]
+        if classes < weight.shape[0]:
+            _tiled_pass(
+                x,
+                weight,
+                bias,
+                target[rows],
+                class_weight,
+                lse_all[rows],
+                s,
+                classes,
+                grads,
+                needs,
+                rows,
+                row_scale=grad_loss[rows].to(work),
+            )
+            continue
+        z = _chunk_logits(x, weight, bias, work)
+        dz = _chunk_logits_gradient(z, lse_all[rows], target[rows], class_weight, s, overwrite=True)
+        dz.mul_(grad_loss[rows].to(work).unsqueeze(1))
+        _accumulate_gradients(grads, dz, x, weight, rows, needs)
+    return grads
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """Cross-entropy of ``input @ weight.T + bias`` by chunks of rows, the logits never whole.
+
+    Summed (a scalar loss, so a scalar incoming gradient): the forward pass computes the
+    gradients with respect to input, weight and bias chunk by chunk (three matrix products
+    in all) and the backward pass scales them, in place unless ``retain_graph`` is
+    allowed (then a second backward pass finds them unscaled).  Per row: the backward
+    pass recomputes each chunk's logits from the saved inputs and log-normalisers.
+    First order only: the backward is not itself differentiable.  Under torch.compile the
+    same passes run as one custom operator (:func:`_compiled_linear_cross_entropy`).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, input: Any, weight: Any, bias: Any, target: Any, class_weight: Any, s: _LinearSettings
+    ):  # type: ignore[override]
+        needs = tuple(ctx.needs_input_grad[:3])
+        out, lse_all, grads = _forward_pass(input, weight, bias, target, class_weight, s, needs)
         ctx.settings, ctx.needs, ctx.dtype = s, needs, input.dtype
-        if precompute:
+        if s.summed and any(needs):
             ctx.consumed = False
             ctx.save_for_backward(*(g for g in grads if g is not None))
         elif not s.summed:
             ctx.save_for_backward(input, weight, bias, target, class_weight, lse_all)
         ctx.mark_non_differentiable(lse_all)
-        return (total if s.summed else losses), lse_all
+        return out, lse_all
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_loss: Any, grad_lse: Any):  # type: ignore[override]
-        s, needs = ctx.settings, ctx.needs
-        if s.summed:
+        if ctx.settings.summed:
             return (*_scaled_gradients(ctx, grad_loss), None, None, None)
         input, weight, bias, target, class_weight, lse_all = ctx.saved_tensors
-        work = lse_all.dtype
-        grads = _gradient_buffers(input, weight, bias, work, needs)
-        chunk, classes = logit_blocks(input.shape[0], weight.shape[0], s.chunk_size)
-        for start in range(0, input.shape[0], chunk):
-            rows = slice(start, min(input.shape[0], start + chunk))
-            x = input[rows]
-            if classes < weight.shape[0]:
-                _tiled_pass(
-                    x,
-                    weight,
-                    bias,
-                    target[rows],
-                    class_weight,
-                    lse_all[rows],
-                    s,
-                    classes,
-                    grads,
-                    needs,
-                    rows,
-                    row_scale=grad_loss[rows].to(work),
-                )
-                continue
-            z = _chunk_logits(x, weight, bias, work)
-            dz = _chunk_logits_gradient(z, lse_all[rows], target[rows], class_weight, s, overwrite=True)
-            dz.mul_(grad_loss[rows].to(work).unsqueeze(1))
-            _accumulate_gradients(grads, dz, x, weight, rows, needs)
-        return (*_cast_gradients(grads, input.dtype), None, None, None)
+        grads = _row_gradients(
+            input, weight, bias, target, class_weight, lse_all, grad_loss, ctx.settings, ctx.needs
+        )
+        return (*_cast_gradients(grads, ctx.dtype), None, None, None)
+
+
+def _masked_scale(g: Any, scale: Any) -> Any:
+    """``g·scale`` where ``g`` is not 0: an infinite scale (a 'mean' over no target: 1/0)
+    meets gradients that are exactly 0, which torch's masked reference path keeps at 0,
+    not 0·inf = NaN."""
+    return torch.where(g == 0, torch.zeros_like(g), g * scale.to(g.dtype))
 
 
 def _cast_gradients(grads: list[Any], dtype: Any) -> list[Any]:
@@ -732,17 +778,135 @@ def _scaled_gradients(ctx: Any, grad_loss: Any) -> list[Any]:
     grads = [next(saved) if need else None for need in ctx.needs]
     ctx.consumed = True
     scale = grad_loss
-    # An infinite scale (a 'mean' over no target: 1/0) meets gradients that are exactly 0,
-    # which torch's masked reference path keeps at 0, not 0·inf = NaN.
     masked = _is_compiling() or not bool(torch.isfinite(scale))
     out: list[Any] = []
     for g in grads:
         if g is None:
             out.append(None)
         elif masked:
-            out.append(torch.where(g == 0, torch.zeros_like(g), g * scale.to(g.dtype)))
+            out.append(_masked_scale(g, scale))
         elif in_place:
             out.append(g.mul_(scale.to(g.dtype)))
         else:
             out.append(g * scale.to(g.dtype))
     return _cast_gradients(out, ctx.dtype)
+
+
+# --- linear_cross_entropy under torch.compile: the same passes as one custom operator -------
+#
+# Dynamo would trace the kernel's Python loop over chunks and unroll it (compile time grows
+# with the number of chunks). As a custom operator the whole chunked pass is one node of
+# the graph, run eagerly; a fake implementation gives the outputs' shapes.
+
+_SETTINGS_SCHEMA = (
+    "int ignore_index, float label_smoothing, bool probabilities, bool summed, int chunk_size,"
+    " float? softcap, float z_loss, bool[] needs"
+)
+
+
+def _op_settings(args: tuple[Any, ...]) -> tuple[_LinearSettings, tuple[bool, ...]]:
+    *settings, needs = args
+    # retain_graph: the operator's backward never scales the saved gradients in place.
+    return _LinearSettings._make((*settings, True)), tuple(needs)
+
+
+def _op_outputs(input: Any, grads: list[Any]) -> tuple[Any, ...]:
+    # An operator returns tensors: an empty one stands for a gradient not asked for.
+    return tuple(input.new_empty(0) if g is None else g for g in grads)
+
+
+@torch.library.custom_op(
+    "anyloss::linear_cross_entropy",
+    mutates_args=(),
+    schema="(Tensor input, Tensor weight, Tensor? bias, Tensor target, Tensor? class_weight, "
+    + _SETTINGS_SCHEMA
+    + ") -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
+)
+def _lce_op(input: Any, weight: Any, bias: Any, target: Any, class_weight: Any, *args: Any) -> Any:
+    s, needs = _op_settings(args)
+    out, lse_all, grads = _forward_pass(input, weight, bias, target, class_weight, s, needs)
+    return (out, lse_all, *_op_outputs(input, grads))
+
+
+@torch.library.custom_op(
+    "anyloss::linear_cross_entropy_backward",
+    mutates_args=(),
+    schema="(Tensor input, Tensor weight, Tensor? bias, Tensor target, Tensor? class_weight, "
+    "Tensor lse, Tensor grad_loss, " + _SETTINGS_SCHEMA + ") -> (Tensor, Tensor, Tensor)",
+)
+def _lce_backward_op(
+    input: Any, weight: Any, bias: Any, target: Any, class_weight: Any, lse: Any, grad_loss: Any, *args: Any
+) -> Any:
+    s, needs = _op_settings(args)
+    grads = _row_gradients(input, weight, bias, target, class_weight, lse, grad_loss, s, needs)
+    return _op_outputs(input, grads)
+
+
+def _fake_gradients(input: Any, weight: Any, needs: tuple[bool, ...]) -> tuple[Any, ...]:
+    work = _compute_dtype(input.dtype)
+    shapes = (input.shape, weight.shape, weight.shape[:1])
+    dtypes = (input.dtype, work, work)
+    return tuple(
+        input.new_empty(shape if need else (0,), dtype=dtype if need else input.dtype)
+        for shape, dtype, need in zip(shapes, dtypes, needs, strict=True)
+    )
+
+
+@_lce_op.register_fake
+def _(input: Any, weight: Any, bias: Any, target: Any, class_weight: Any, *args: Any) -> Any:
+    s, needs = _op_settings(args)
+    work = _compute_dtype(input.dtype)
+    n = input.shape[0]
+    out = input.new_empty(() if s.summed else (n,), dtype=work)
+    precompute = s.summed and any(needs)
+    return (
+        out,
+        input.new_empty((n,), dtype=work),
+        *_fake_gradients(input, weight, needs if precompute else (False,) * 3),
+    )
+
+
+@_lce_backward_op.register_fake
+def _(
+    input: Any, weight: Any, bias: Any, target: Any, class_weight: Any, lse: Any, grad_loss: Any, *args: Any
+) -> Any:
+    _, needs = _op_settings(args)
+    return _fake_gradients(input, weight, needs)
+
+
+def _lce_setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
+    input, weight, bias, target, class_weight, *args = inputs
+    s, needs = _op_settings(tuple(args))
+    _, lse_all, *grads = output
+    ctx.mark_non_differentiable(lse_all, *grads)
+    ctx.settings, ctx.needs, ctx.dtype, ctx.args = s, needs, input.dtype, tuple(args)
+    if s.summed:
+        ctx.save_for_backward(*grads)
+    else:
+        ctx.save_for_backward(input, weight, bias, target, class_weight, lse_all)
+
+
+def _lce_op_backward(ctx: Any, grad_loss: Any, *unused: Any) -> tuple[Any, ...]:
+    needs = ctx.needs
+    if ctx.settings.summed:
+        grads = [
+            _masked_scale(g, grad_loss) if need else None
+            for g, need in zip(ctx.saved_tensors, needs, strict=True)
+        ]
+    else:
+        computed = torch.ops.anyloss.linear_cross_entropy_backward(*ctx.saved_tensors, grad_loss, *ctx.args)
+        grads = [g if need else None for g, need in zip(computed, needs, strict=True)]
+    return (*_cast_gradients(grads, ctx.dtype), *([None] * (2 + len(ctx.args))))
+
+
+_lce_op.register_autograd(_lce_op_backward, setup_context=_lce_setup_context)
+
+
+def _compiled_linear_cross_entropy(
+    input: Any, weight: Any, bias: Any, target: Any, class_weight: Any, s: _LinearSettings
+) -> tuple[Any, Any]:
+    needs = [_needs_grad(input), _needs_grad(weight), _needs_grad(bias)]
+    out, lse_all, *_ = torch.ops.anyloss.linear_cross_entropy(
+        input, weight, bias, target, class_weight, *s[:-1], needs
+    )
+    return out, lse_all
