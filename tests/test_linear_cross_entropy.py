@@ -110,8 +110,10 @@ def test_runs_under_torch_compile(reduction: str) -> None:
     torch.testing.assert_close(gw, want_gw, rtol=1e-12, atol=1e-13)
 
 
-def test_compiled_graph_holds_the_chunked_pass_as_one_operator() -> None:
-    # Dynamo would otherwise unroll the loop over chunks: here nine chunks of one row.
+@pytest.mark.parametrize("chunk_size", [1, None], ids=["chunks", "one-chunk"])
+def test_compiled_graph_holds_the_chunked_pass_as_one_operator(chunk_size) -> None:
+    # Dynamo would otherwise unroll the loop over chunks: here nine chunks of one row. One
+    # chunk of all the logits is the generic body, which the compiler fuses.
     x, w, t = _torch_inputs()
     graphs = []
 
@@ -121,48 +123,55 @@ def test_compiled_graph_holds_the_chunked_pass_as_one_operator() -> None:
 
     torch._dynamo.reset()
     compiled = torch.compile(
-        lambda a, b, c: anyloss.linear_cross_entropy(a, b, c, chunk_size=1), backend=capture, fullgraph=True
+        lambda a, b, c: anyloss.linear_cross_entropy(a, b, c, chunk_size=chunk_size),
+        backend=capture,
+        fullgraph=True,
     )
     compiled(x, w, t).backward()
     targets = [node.target for graph in graphs for node in graph.nodes if node.op == "call_function"]
-    assert targets.count(torch.ops.anyloss.linear_cross_entropy) == 1, targets
+    operators = targets.count(torch.ops.anyloss.linear_cross_entropy)
     products = {F.linear, torch._C._nn.linear, torch.mm, torch.matmul, torch.addmm, torch.Tensor.addmm_}
-    assert not products.intersection(targets), targets
+    if chunk_size is None:
+        assert operators == 0 and products.intersection(targets), targets
+    else:
+        assert operators == 1 and not products.intersection(targets), targets
 
 
 def _compiled_option_calls():
-    """Options of the compiled calls: one chunk of whole rows unless ``chunk_size`` says
-    otherwise (with blocks of ``tile_rows`` rows; see ``logit_blocks``)."""
     g = torch.Generator().manual_seed(5)
     probabilities = torch.softmax(torch.randn(9, 7, dtype=torch.float64, generator=g), 1)
     cw = torch.linspace(0.5, 1.5, 7, dtype=torch.float64)
     return {
-        "plain": ({}, None, None),
-        "bias": ({"linear_bias": torch.linspace(-1, 1, 7, dtype=torch.float64)}, None, None),
-        "weight-ignore": ({"weight": cw, "ignore_index": 2}, None, None),
-        "smoothing": ({"weight": cw, "label_smoothing": 0.1}, None, None),
-        "probabilities": ({"weight": cw, "label_smoothing": 0.1}, probabilities, None),
-        "extensions": ({"z_loss": 1e-2, "softcap": 3.0}, None, None),
-        "chunks-of-rows": ({"weight": cw, "chunk_size": 4}, None, 2),
-        "blocks": ({"weight": cw, "chunk_size": 1, "label_smoothing": 0.1}, None, 8),
+        "plain": ({}, None),
+        "bias": ({"linear_bias": torch.linspace(-1, 1, 7, dtype=torch.float64)}, None),
+        "weight-ignore": ({"weight": cw, "ignore_index": 2}, None),
+        "smoothing": ({"weight": cw, "label_smoothing": 0.1}, None),
+        "probabilities": ({"weight": cw, "label_smoothing": 0.1}, probabilities),
+        "extensions": ({"z_loss": 1e-2, "softcap": 3.0}, None),
     }
 
 
+# (chunk_size, TILE_ROWS) of the compiled calls; see ``logit_blocks``
+_LAYOUTS = {"one-chunk": (None, None), "chunks-of-rows": (4, 2), "blocks": (1, 8)}
+
+
+@pytest.mark.parametrize("layout", list(_LAYOUTS))
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("option", list(_compiled_option_calls()))
-def test_compiled_operator_gives_the_eager_kernels_values_and_gradients(
-    option, reduction, monkeypatch
+def test_compiled_call_gives_the_eager_kernels_values_and_gradients(
+    option, reduction, layout, monkeypatch
 ) -> None:
     from anyloss._backends import _generic
 
-    kwargs, probabilities, tile_rows = _compiled_option_calls()[option]
+    kwargs, probabilities = _compiled_option_calls()[option]
+    chunk_size, tile_rows = _LAYOUTS[layout]
     if tile_rows is not None:
         monkeypatch.setattr(_generic, "TILE_ROWS", tile_rows)
     x, w, t = _torch_inputs()
     target = t if probabilities is None else probabilities
     bias = kwargs.get("linear_bias")
     leaves = [x, w] + ([bias.requires_grad_()] if bias is not None else [])
-    kwargs = {**kwargs, "reduction": reduction}
+    kwargs = {**kwargs, "reduction": reduction, "chunk_size": chunk_size}
 
     def loss(a, b, c):
         return anyloss.linear_cross_entropy(a, b, c, **kwargs)

@@ -70,7 +70,13 @@ class TorchBackend(Backend):
                 "The function 'nll_loss_forward' is not differentiable with respect to argument"
                 " 'weight'. This input cannot have requires_grad True."
             )
-        if probabilities and (_needs_grad(class_weight) or _needs_grad(target)):
+        rows, classes = logit_blocks(input.shape[0], linear_weight.shape[0], chunk_size)
+        one_block = rows >= input.shape[0] and classes == linear_weight.shape[0]
+        if (probabilities and (_needs_grad(class_weight) or _needs_grad(target))) or (
+            # Under torch.compile, logits that fit in one chunk take the generic body, which
+            # the compiler fuses and differentiates (the custom operator below runs eagerly).
+            one_block and _is_compiling()
+        ):
             return super().linear_cross_entropy_rows(
                 input,
                 linear_weight,

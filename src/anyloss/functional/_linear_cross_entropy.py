@@ -291,9 +291,10 @@ def linear_cross_entropy(
     the forward pass computes the gradients too and the backward pass scales them in place,
     so a second backward pass raises unless ``options`` allows ``retain_graph``; for 'none'
     the backward pass recomputes each chunk.  Double backward raises.  Under
-    ``torch.compile`` the kernel is one custom operator of the graph, so compile time does
-    not grow with the number of chunks, and the precomputed gradients are scaled out of
-    place (a second backward pass works; see the parity notes).  On JAX arrays the
+    ``torch.compile`` logits that fit in one chunk take the generic body, which the
+    compiler fuses; more chunks take the kernel as one custom operator of the graph, so
+    compile time does not grow with their number, and its precomputed gradients are scaled
+    out of place (a second backward pass works; see the parity notes).  On JAX arrays the
     kernel is a ``jax.custom_vjp`` over a ``lax.scan`` of chunks, with the same split of
     work between its two rules (safe under ``jit``, ``grad`` and ``vmap``).  A chunk of
     every class costs three matrix products in all; but products of a few rows run far
