@@ -55,7 +55,8 @@ def test_double_backward_raises(reduction: str) -> None:
     x, w, t = _torch_inputs()
     loss = anyloss.linear_cross_entropy(x, w, t, reduction=reduction, chunk_size=4).sum()
     (gx,) = torch.autograd.grad(loss, x, create_graph=True)
-    # The backward pass is first order only: its gradient carries no graph to differentiate.
+    # The kernel's backward pass (more than one chunk) is first order only: its gradient
+    # carries no graph to differentiate.
     with pytest.raises(RuntimeError, match="does not require grad"):
         gx.sum().backward()
 
@@ -65,6 +66,29 @@ def _extended_reference(x, w, t, z_loss, softcap):
     z = softcap * torch.tanh(z / softcap)
     lse = torch.logsumexp(z, 1)
     return F.cross_entropy(z, t, reduction="sum") + z_loss * (lse**2).sum(), lse
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("probabilities", [False, True], ids=["indices", "probabilities"])
+def test_logits_in_one_chunk_have_torchs_second_backward_and_double_backward(
+    probabilities, reduction
+) -> None:
+    x, w, t = _torch_inputs()
+    if probabilities:
+        t = torch.softmax(torch.linspace(-2, 2, 63, dtype=torch.float64).reshape(9, 7), 1)
+    options = {"weight": torch.linspace(0.5, 1.5, 7, dtype=torch.float64), "label_smoothing": 0.1}
+    got = anyloss.linear_cross_entropy(x, w, t, reduction=reduction, **options)
+    want = F.linear_cross_entropy(x, w, t, reduction=reduction, **options)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-13)
+    seed = torch.linspace(0.5, 1.5, want.numel(), dtype=want.dtype).reshape(want.shape)
+    results = []
+    for loss in (got, want):
+        gx, gw = torch.autograd.grad(loss, (x, w), seed, create_graph=True)
+        again = torch.autograd.grad(loss, (x, w), seed, retain_graph=True)
+        second = torch.autograd.grad((gx * gx).sum() + (gw * x[:7, :5]).sum(), (x, w))
+        results.append((gx, gw, *again, *second))
+    for mine, theirs in zip(*results, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("reduction", ["sum", "none"])
@@ -413,3 +437,102 @@ def test_a_chunk_of_whole_rows_of_class_indices_has_the_generic_terms_bits(
             torch.testing.assert_close(dz.nan_to_num(7.0), gradient.nan_to_num(7.0), rtol=ulps, atol=tiny)
         else:
             assert dz is None
+
+
+def _torch_adapter_call(**changes):
+    from anyloss._backends._torch import _ADAPTERS
+
+    g = torch.Generator().manual_seed(6)
+    call = {
+        "input": torch.randn(6, 3, generator=g),
+        "linear_weight": torch.randn(5, 3, generator=g),
+        "target": torch.randint(0, 5, (6,), generator=g),
+        "linear_bias": None,
+        "weight": None,
+        "reduction": "mean",
+        "ignore_index": None,
+        "label_smoothing": 0.0,
+        "options": None,
+        "z_loss": 0.0,
+        "softcap": None,
+        "return_lse": False,
+        "chunk_size": None,
+    }
+    call.update(changes)
+    return _ADAPTERS["linear_cross_entropy"](
+        call.pop("input"), call.pop("linear_weight"), call.pop("target"), **call
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_torch_usual_call_in_one_chunk_is_torchs_cross_entropy_of_the_logits(reduction, dtype) -> None:
+    g = torch.Generator().manual_seed(7)
+    x, w = torch.randn(6, 3, generator=g).to(dtype), torch.randn(5, 3, generator=g).to(dtype)
+    t = torch.tensor([0, 4, -100, 2, 2, 1])
+    for options in (
+        {},
+        {"linear_bias": torch.linspace(-1, 1, 5).to(dtype)},
+        {"weight": torch.linspace(0.5, 1.5, 5).to(dtype), "label_smoothing": 0.2},
+        {"ignore_index": 2, "label_smoothing": 1},
+    ):
+        t = t.clamp(min=0) if "ignore_index" in options else t
+        got = _torch_adapter_call(input=x, linear_weight=w, target=t, reduction=reduction, **options)
+        bias = options.get("linear_bias")
+        if dtype == torch.bfloat16:  # the losses in float32, as every path computes them
+            weight = options.get("weight")
+            kwargs = {**options, "weight": None if weight is None else weight.float()}
+            kwargs.pop("linear_bias", None)
+            kwargs.setdefault("ignore_index", -100)
+            want = F.cross_entropy(F.linear(x, w, bias).float(), t, reduction=reduction, **kwargs).to(dtype)
+        else:
+            want = F.linear_cross_entropy(x, w, t, reduction=reduction, **options)
+        assert got.dtype == want.dtype
+        assert torch.equal(got, want), options
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "options",
+        "z-loss",
+        "soft-cap",
+        "return_lse",
+        "chunk_size",
+        "more than one chunk",
+        "1-D input",
+        "int32 target",
+        "float64 layer",
+        "features",
+        "no classes",
+        "float64 class weight",
+        "bias shape",
+        "label smoothing above 1",
+        "reduction",
+    ],
+)
+def test_torch_usual_call_declines_what_the_body_or_the_kernel_must_see(change) -> None:
+    g = torch.Generator().manual_seed(8)
+    changes = {
+        "options": {"options": torch.nn.LinearCrossEntropyOptions()},
+        "z-loss": {"z_loss": 1e-4},
+        "soft-cap": {"softcap": 30.0},
+        "return_lse": {"return_lse": True},
+        "chunk_size": {"chunk_size": 6},
+        # 2**16 classes: a default chunk of 8 rows
+        "more than one chunk": {
+            "linear_weight": torch.randn(1 << 16, 3, generator=g),
+            "target": torch.arange(9),
+            "input": torch.randn(9, 3, generator=g),
+        },
+        "1-D input": {"input": torch.randn(3, generator=g), "target": torch.tensor(1)},
+        "int32 target": {"target": torch.arange(6, dtype=torch.int32) % 5},
+        "float64 layer": {"linear_weight": torch.randn(5, 3, dtype=torch.float64, generator=g)},
+        "features": {"linear_weight": torch.randn(5, 4, generator=g)},
+        "no classes": {"linear_weight": torch.randn(0, 3, generator=g), "target": torch.full((6,), -100)},
+        "float64 class weight": {"weight": torch.ones(5, dtype=torch.float64)},
+        "bias shape": {"linear_bias": torch.ones(4)},
+        "label smoothing above 1": {"label_smoothing": 1.5},
+        "reduction": {"reduction": "batchmean"},
+    }[change]
+    assert _torch_adapter_call(**changes) is NotImplemented

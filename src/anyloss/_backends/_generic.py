@@ -253,6 +253,7 @@ class Backend:
         chunk_size: int,
         softcap: float | None = None,
         z_loss: float = 0.0,
+        need_lse: bool = True,
     ) -> tuple[Any, Any]:
         """Cross-entropy of the rows of ``input @ linear_weight.T + linear_bias``, chunk by chunk.
 
@@ -261,7 +262,8 @@ class Backend:
         probabilities in the compute dtype; ``class_weight`` ``(C,)`` in the compute dtype or
         None.  Returns ``(loss, lse)``: the per-row losses ``(N,)`` (their sum, 0-D, when
         ``summed``) and the per-row log-normaliser ``(N,)`` without gradient, both in the
-        compute dtype.  The terms are :meth:`linear_cross_entropy_terms`'; the ``(N, C)``
+        compute dtype (a backend may give None for the log-normalisers without
+        ``need_lse``).  The terms are :meth:`linear_cross_entropy_terms`'; the ``(N, C)``
         logits never exist, only ``chunk_size`` rows of them at a time.
 
         Here a Python loop over the chunks (autodiff frameworks differentiate through it);

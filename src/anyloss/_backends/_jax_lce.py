@@ -63,9 +63,11 @@ def linear_cross_entropy_rows(
     chunk_size: int,
     softcap: float | None = None,
     z_loss: float = 0.0,
+    need_lse: bool = True,
 ) -> tuple[Any, Any]:
     """``(loss, lse)``: the per-row losses ``(N,)`` (their sum, 0-d, when ``summed``) and the
-    per-row log-normalisers ``(N,)`` (no gradient flows through them)."""
+    per-row log-normalisers ``(N,)`` (no gradient flows through them; computed whatever
+    ``need_lse`` says, since the backward rule reads them)."""
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
     rows, classes = logit_blocks(input.shape[0], linear_weight.shape[0], int(chunk_size))

@@ -28,9 +28,10 @@ class TorchBackend(Backend):
         # torch.nn.functional's kernel itself, or an adapter that puts anyloss's wider
         # admission to it (integer targets of every width) or declines the call
         # (NotImplemented) where the kernel would not give torch's semantics.
-        if name in _OWN_KERNELS:
-            return None
-        return _ADAPTERS.get(name) or getattr(F, name, None)
+        adapter = _ADAPTERS.get(name)
+        if adapter is not None or name in _OWN_KERNELS:
+            return adapter
+        return getattr(F, name, None)
 
     def checks_option_types(self) -> bool:
         # torch.compile cannot trace sys._getframe; the options it traces are the constants
@@ -59,11 +60,19 @@ class TorchBackend(Backend):
         chunk_size: int,
         softcap: float | None = None,
         z_loss: float = 0.0,
+        need_lse: bool = True,
     ) -> tuple[Any, Any]:
-        """anyloss's own chunked autograd kernel (see :class:`_LinearCrossEntropy`); the
-        generic chunked body, differentiated by torch's autograd (which keeps each chunk's
-        logits for the backward pass), where target probabilities or the class weights that
-        weigh them need a gradient, which the kernel does not compute."""
+        """The rows' losses, by the first of these that applies:
+
+        - logits that fit in one chunk, without the extensions: torch's cross_entropy of
+          them (:func:`_cross_entropy_of_logits`), which torch differentiates;
+        - target probabilities, or the class weights that weigh them, that need a gradient
+          (the kernel computes none for them), and under torch.compile logits in one chunk
+          with the extensions: the generic chunked body, which autograd differentiates (it
+          keeps each chunk's logits for the backward pass) and the compiler fuses;
+        - anyloss's chunked kernel: the autograd function :class:`_LinearCrossEntropy`, or
+          under torch.compile the same passes as one custom operator.
+        """
         if _needs_grad(class_weight) and not probabilities:
             # torch's reference path (nll_loss) refuses it
             raise RuntimeError(
@@ -72,9 +81,21 @@ class TorchBackend(Backend):
             )
         rows, classes = logit_blocks(input.shape[0], linear_weight.shape[0], chunk_size)
         one_block = rows >= input.shape[0] and classes == linear_weight.shape[0]
+        extended = softcap is not None or z_loss != 0.0
+        if one_block and not extended:
+            return _cross_entropy_of_logits(
+                input,
+                linear_weight,
+                target if probabilities else _widen(target),
+                linear_bias,
+                class_weight,
+                ignore_index=ignore_index,
+                label_smoothing=label_smoothing,
+                reduction="sum" if summed else "none",
+                need_lse=need_lse,
+            )
         if (probabilities and (_needs_grad(class_weight) or _needs_grad(target))) or (
-            # Under torch.compile, logits that fit in one chunk take the generic body, which
-            # the compiler fuses and differentiates (the custom operator below runs eagerly).
+            # the custom operator runs eagerly; one chunk is better fused
             one_block and _is_compiling()
         ):
             return super().linear_cross_entropy_rows(
@@ -257,6 +278,87 @@ def _margin(kernel: Callable[..., Any]) -> Callable[..., Any]:
     return adapter
 
 
+def _linear_cross_entropy(
+    input: Any,
+    linear_weight: Any,
+    target: Any,
+    *,
+    linear_bias: Any,
+    weight: Any,
+    reduction: Any,
+    ignore_index: Any,
+    label_smoothing: Any,
+    options: Any,
+    z_loss: Any,
+    softcap: Any,
+    return_lse: Any,
+    chunk_size: Any,
+) -> Any:
+    """The usual call whose logits fit in one default chunk: ``(N, H)`` float features, a
+    layer ``(C, H)`` (and bias ``(C,)``) and class weights ``(C,)`` of their dtype and
+    device, int64 class indices ``(N,)``, none of the options beyond torch's: torch's
+    cross_entropy of the logits, as the rows' kernel computes them (without the body's
+    checks: torch's own functions raise torch's errors)."""
+    if (
+        options is not None
+        or softcap is not None
+        or chunk_size is not None
+        or return_lse is not False
+        or type(z_loss) not in (float, int)
+        or z_loss != 0
+        or type(label_smoothing) not in (float, int)
+        or not 0.0 <= label_smoothing <= 1.0
+        or not (ignore_index is None or (type(ignore_index) is int and -(2**63) <= ignore_index < 2**63))
+        or type(reduction) is not str
+        or reduction not in ("mean", "sum", "none")
+        or type(input) is not _Tensor
+        or input.ndim != 2
+        or not input.dtype.is_floating_point
+        or type(linear_weight) is not _Tensor
+        or linear_weight.ndim != 2
+        or linear_weight.shape[0] == 0
+        or linear_weight.shape[1] != input.shape[1]
+        or linear_weight.dtype != input.dtype
+        or linear_weight.device != input.device
+        or type(target) is not _Tensor
+        or target.dtype is not _INT64
+        or target.shape != input.shape[:1]
+        or target.device != input.device
+        or not all(
+            b is None
+            or (
+                type(b) is _Tensor
+                and b.shape == linear_weight.shape[:1]
+                and b.dtype == input.dtype
+                and b.device == input.device
+            )
+            for b in (linear_bias, weight)
+        )
+    ):
+        return NotImplemented
+    n, features = input.shape
+    if _default_chunk_size(n, features, linear_weight.shape[0]) < n:
+        return NotImplemented  # more than one chunk: the kernel
+    loss, _ = _cross_entropy_of_logits(
+        input,
+        linear_weight,
+        target,
+        linear_bias,
+        weight if weight is None or input.dtype not in _HALF else weight.float(),
+        ignore_index=-100 if ignore_index is None else ignore_index,
+        label_smoothing=float(label_smoothing),
+        reduction=reduction,
+        need_lse=False,
+    )
+    return loss if loss.dtype == input.dtype else loss.to(input.dtype)
+
+
+def _default_chunk_size(n: int, features: int, classes: int) -> int:
+    from ..functional._linear_cross_entropy import default_chunk_size
+
+    return default_chunk_size(n, features, classes)
+
+
 #: Losses whose kernel on torch tensors is anyloss's own (a backend capability), not the
 #: torch.nn.functional function of that name.
 _OWN_KERNELS = frozenset({"linear_cross_entropy"})
@@ -268,6 +370,7 @@ _ADAPTERS: dict[str, Callable[..., Any]] = {
     "cross_entropy": _cross_entropy,
     "cosine_embedding_loss": _cosine_embedding_loss,
     "gaussian_nll_loss": _gaussian_nll_loss,
+    "linear_cross_entropy": _linear_cross_entropy,
 }
 
 
@@ -312,6 +415,30 @@ class _LinearSettings(NamedTuple):
 def _compute_dtype(dtype: Any) -> Any:
     """float32 for float16 and bfloat16 (torch's opmath), the dtype itself otherwise."""
     return torch.float32 if dtype in _HALF else dtype
+
+
+def _cross_entropy_of_logits(
+    input: Any,
+    weight: Any,
+    target: Any,
+    bias: Any,
+    class_weight: Any,
+    *,
+    ignore_index: int,
+    label_smoothing: float,
+    reduction: str,
+    need_lse: bool,
+) -> tuple[Any, Any]:
+    """torch's cross_entropy of logits that fit in one chunk (computed as the kernel's
+    chunks are: half-precision logits taken to float32), differentiated by torch:
+    ``(loss, lse)`` in the compute dtype, as the kernel gives them."""
+    z = _chunk_logits(input, weight, bias, _compute_dtype(input.dtype))
+    loss = _ce(z, target, class_weight, None, ignore_index, None, reduction, label_smoothing)
+    if not need_lse:
+        return loss, None
+    # The kernel's log-normaliser is what log_softmax subtracts: NaN where it is infinite.
+    lse = torch.logsumexp(z.detach(), 1)
+    return loss, lse.masked_fill_(lse.isinf(), float("nan"))
 
 
 def _chunk_logits(x: Any, weight: Any, bias: Any, work: Any) -> Any:

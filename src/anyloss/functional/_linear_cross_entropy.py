@@ -287,14 +287,15 @@ def linear_cross_entropy(
     float32 and rounded once.  So a float16 'sum' or 'mean' over many rows is finite where
     torch's reference path overflows to ``inf`` (parity notes).
 
-    On torch tensors the kernel is anyloss's own autograd function: for 'sum' and 'mean'
-    the forward pass computes the gradients too and the backward pass scales them in place,
-    so a second backward pass raises unless ``options`` allows ``retain_graph``; for 'none'
-    the backward pass recomputes each chunk.  Double backward raises.  Under
-    ``torch.compile`` logits that fit in one chunk take the generic body, which the
-    compiler fuses; more chunks take the kernel as one custom operator of the graph, so
-    compile time does not grow with their number, and its precomputed gradients are scaled
-    out of place (a second backward pass works; see the parity notes).  On JAX arrays the
+    On torch tensors, logits that fit in one chunk are torch's own ``cross_entropy`` of
+    them, which torch differentiates (twice, too).  More chunks take anyloss's own autograd
+    function: for 'sum' and 'mean' the forward pass computes the gradients too and the
+    backward pass scales them in place, so a second backward pass raises unless
+    ``options`` allows ``retain_graph``; for 'none' the backward pass recomputes each
+    chunk.  Double backward raises there.  Under ``torch.compile`` the kernel is one custom
+    operator of the graph, so compile time does not grow with the number of chunks, and its
+    precomputed gradients are scaled out of place (a second backward pass works; see the
+    parity notes).  On JAX arrays the
     kernel is a ``jax.custom_vjp`` over a ``lax.scan`` of chunks, with the same split of
     work between its two rules (safe under ``jit``, ``grad`` and ``vmap``).  A chunk of
     every class costs three matrix products in all; but products of a few rows run far
@@ -392,12 +393,11 @@ def linear_cross_entropy(
                     chunk_size=rows,
                     softcap=softcap,
                     z_loss=z_loss,
+                    need_lse=return_lse,
                 )
                 losses.append(loss)
                 lses.append(lse)
         out_shape = tuple(target.shape[:1]) + extra if input.ndim == 2 else ()
-        lse = lses[0] if positions == 1 else xp.stack(lses, axis=1)
-        lse = xp.reshape(lse, out_shape)
         if summed:
             total = losses[0]
             for part in losses[1:]:
@@ -414,4 +414,7 @@ def linear_cross_entropy(
             out = losses[0] if positions == 1 else xp.stack(losses, axis=1)
             out = xp.reshape(out, out_shape)
         out = _xp.as_result(xp, out, dtype)
-        return (out, lse) if return_lse else out
+        if not return_lse:
+            return out
+        lse = lses[0] if positions == 1 else xp.stack(lses, axis=1)
+        return out, xp.reshape(lse, out_shape)
