@@ -106,7 +106,7 @@ docs: install-docs
 	ANYLOSS_DOCS_KEEP=1 $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 	ANYLOSS_DOCS_KEEP=1 $(BIN)/sphinx-build -W --keep-going -q -b doctest docs docs/_build/doctest
 
-# Not part of `make test`: about 18 minutes on 2 cores (benchmarks/README.md); BENCH_ARGS=--quick
+# Not part of `make test`: about 11 to 15 minutes on 2 cores (benchmarks/README.md); BENCH_ARGS=--quick
 # for a smoke run.
 bench: install-bench
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
