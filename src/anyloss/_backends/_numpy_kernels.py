@@ -1370,30 +1370,37 @@ def _ctc_nll(log_probs: Any, labels: Any, input_lengths: Any, target_lengths: An
     return -np.where(unreached, -np.inf, np.log(np.where(unreached, 1.0, total)) + top)
 
 
+#: The kernels of arrays of one shape, reduced by :func:`_elementwise` in blocks on the
+#: thread pool, with the bits of one thread.
+ELEMENTWISE_KERNELS = (
+    l1_loss,
+    mse_loss,
+    smooth_l1_loss,
+    huber_loss,
+    soft_margin_loss,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    poisson_nll_loss,
+    gaussian_nll_loss,
+    kl_div,
+    margin_ranking_loss,
+    hinge_embedding_loss,
+    multilabel_soft_margin_loss,
+)
+
+#: The kernels that work by rows (their own blocks, where they have any).
+ROW_KERNELS = (
+    linear_cross_entropy,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    nll_loss,
+    cross_entropy,
+    ctc_loss,
+    cosine_embedding_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
+)
+
 KERNELS: dict[str, Callable[..., Any]] = {
-    kernel.__name__: kernel
-    for kernel in (
-        l1_loss,
-        mse_loss,
-        smooth_l1_loss,
-        huber_loss,
-        soft_margin_loss,
-        binary_cross_entropy,
-        binary_cross_entropy_with_logits,
-        poisson_nll_loss,
-        gaussian_nll_loss,
-        kl_div,
-        linear_cross_entropy,
-        margin_ranking_loss,
-        multi_margin_loss,
-        multilabel_margin_loss,
-        nll_loss,
-        cross_entropy,
-        ctc_loss,
-        hinge_embedding_loss,
-        multilabel_soft_margin_loss,
-        cosine_embedding_loss,
-        triplet_margin_loss,
-        triplet_margin_with_distance_loss,
-    )
+    kernel.__name__: kernel for kernel in (*ELEMENTWISE_KERNELS, *ROW_KERNELS)
 }

@@ -354,6 +354,8 @@ def _linear_cross_entropy(
 
 
 def _default_chunk_size(n: int, features: int, classes: int) -> int:
+    # The body's rule, read at call time (its module imports this package) by an import
+    # statement, which torch.compile traces; it does not trace importlib (``_from_body``).
     from ..functional._linear_cross_entropy import default_chunk_size
 
     return default_chunk_size(n, features, classes)
