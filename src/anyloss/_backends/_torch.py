@@ -120,7 +120,7 @@ class TorchBackend(Backend):
             max(1, int(chunk_size)),
             softcap,
             float(z_loss),
-            # Under torch.compile, never in place: a compiled graph's backward may run twice.
+            # Not read under torch.compile (a thread-local; the operator never scales in place).
             _is_compiling() or _retain_graph.allowed,
         )
         if _is_compiling():
@@ -901,7 +901,7 @@ def _scaled_gradients(ctx: Any, grad_loss: Any) -> list[Any]:
     """The precomputed gradients times the incoming scalar gradient."""
     if not any(ctx.needs):
         return [None, None, None]
-    in_place = not ctx.settings.retain_graph and not _is_compiling()
+    in_place = not ctx.settings.retain_graph
     if in_place and ctx.consumed:
         raise RuntimeError(
             "anyloss.linear_cross_entropy: backward through the 'sum' or 'mean' loss a second "
@@ -913,7 +913,7 @@ def _scaled_gradients(ctx: Any, grad_loss: Any) -> list[Any]:
     grads = [next(saved) if need else None for need in ctx.needs]
     ctx.consumed = True
     scale = grad_loss
-    masked = _is_compiling() or not bool(torch.isfinite(scale))
+    masked = not bool(torch.isfinite(scale))
     out: list[Any] = []
     for g in grads:
         if g is None:
