@@ -71,6 +71,22 @@ def test_margin_losses_of_an_empty_batch_are_zero(fn, target, reduction, backend
     assert value == 0.0
 
 
+#: The forms of multilabel_margin_loss under jit, each set by (BROADCAST_LIMIT, SLOT_BLOCK):
+#: every slot at once (small inputs); one block of slots in straight-line code; blocks of 1
+#: and of 3 slots (a last block past the row's end) in the loop.
+JIT_FORMS = {"broadcast": (1 << 30, 4), "one block": (-1, 4), "blocks of 1": (-1, 1), "blocks of 3": (-1, 3)}
+
+
+@pytest.fixture(params=list(JIT_FORMS))
+def jit_form(request, monkeypatch):
+    from anyloss.functional import _margin
+
+    limit, block = JIT_FORMS[request.param]
+    monkeypatch.setattr(_margin, "BROADCAST_LIMIT", limit)
+    monkeypatch.setattr(_margin, "SLOT_BLOCK", block)
+    return request.param
+
+
 @pytest.mark.parametrize(
     ("fn", "target"),
     [
@@ -92,10 +108,10 @@ def test_out_of_range_class_index_is_nan_under_jit(fn, target):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
-def test_multilabel_margin_with_traced_targets_matches_torch(reduction, dtype):
+def test_multilabel_margin_with_traced_targets_matches_torch(reduction, dtype, jit_form):
     # Targets traced too, so the number of slots is not known when compiling: terms exactly
     # at the margin (no gradient), entries after −1, duplicates, a row without −1 and one
-    # with nothing counted.
+    # with nothing counted; in each form the compiled code can take.
     x = np.array(
         [
             [0.0, 1.0, 0.5, 2.0],
@@ -128,6 +144,43 @@ def test_multilabel_margin_with_traced_targets_matches_torch(reduction, dtype):
     np.testing.assert_allclose(float(value), weighted.item(), rtol=rtol)
     np.testing.assert_allclose(np.asarray(grad), want_grad, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(float(forward), float(np.sum(want_grad * tangent)), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_multilabel_margin_under_jit_and_vmap_matches_torch_for_many_labels(seed, jit_form):
+    """Rows of up to all 9 classes as labels (more than a block of slots), duplicates among
+    them and entries after −1: the value under jit, the gradient of jit(grad) and the per
+    row losses under vmap, in every form, against torch; then one row with an entry out of
+    range: NaN there (torch raises), the other rows and the gradient unchanged."""
+    rng = np.random.default_rng(seed)
+    n, c = 6, 9
+    x = rng.standard_normal((n, c)).round(1).astype(np.float32)  # some terms exactly at the margin
+    t = rng.integers(-1, c, size=(n, c))
+    t[0] = rng.permutation(c)  # every class a label, no −1
+    t[1, 0] = -1  # nothing counted
+    t[2, :6] = [4, 4, 1, 4, 0, 1]  # duplicates
+    leaf = torch.tensor(x, requires_grad=True)
+    expected = F.multilabel_margin_loss(leaf, torch.from_numpy(t), reduction="none")
+    expected.sum().backward()
+    args = (jnp.asarray(x), jnp.asarray(t))
+    out = jax.jit(lambda x, t: anyloss.multilabel_margin_loss(x, t, reduction="none"))(*args)
+    grad = jax.jit(jax.grad(lambda x, t: anyloss.multilabel_margin_loss(x, t, reduction="sum")))(*args)
+    rows = jax.jit(jax.vmap(anyloss.multilabel_margin_loss))(*args)
+    np.testing.assert_allclose(np.asarray(out), expected.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(rows), expected.detach().numpy(), rtol=1e-6)
+    # A term taken or left at the margin would move an entry by 1/9.
+    np.testing.assert_allclose(np.asarray(grad), leaf.grad.numpy(), rtol=1e-6, atol=1e-6)
+    t[3, -1] = c
+    bad = jax.jit(lambda x, t: anyloss.multilabel_margin_loss(x, t, reduction="none"))(
+        args[0], jnp.asarray(t)
+    )
+    grad_bad = jax.jit(jax.grad(lambda x, t: anyloss.multilabel_margin_loss(x, t, reduction="sum")))(
+        args[0], jnp.asarray(t)
+    )
+    assert np.isnan(bad[3]) and np.array_equal(np.delete(np.asarray(bad), 3), np.delete(np.asarray(out), 3))
+    keep = np.arange(n) != 3
+    np.testing.assert_array_equal(np.asarray(grad_bad)[keep], np.asarray(grad)[keep])
+    assert not np.asarray(grad_bad)[3].any()
 
 
 def test_cross_entropy_all_ignored_mean_is_nan_with_zero_gradient():

@@ -374,6 +374,11 @@ class Backend:
             loss = loss + penalty
         return loss, lse
 
+    def cond(self, pred: Any, if_true: Callable[..., T], if_false: Callable[..., T], *operands: Any) -> T:
+        """``if_true(*operands)`` where the scalar ``pred`` holds, else ``if_false(*operands)``:
+        only the one taken runs (compiled code: a conditional of the compiler's)."""
+        return if_true(*operands) if bool(pred) else if_false(*operands)
+
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         value = init
         for i in range(lower, upper):

@@ -85,6 +85,9 @@ class JaxBackend(Backend):
             jitted = _compiled[key] = jax.jit(partial(fn, self, *static))
         return jitted
 
+    def cond(self, pred: Any, if_true: Callable[..., T], if_false: Callable[..., T], *operands: Any) -> T:
+        return jax.lax.cond(pred, if_true, if_false, *operands)
+
     def fori_loop(self, lower: int, upper: int, body: Callable[[int, T], T], init: T) -> T:
         return jax.lax.fori_loop(lower, upper, body, init)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import math
+from collections.abc import Callable
 from typing import Any
 
 from .. import _checks, _reduction, _xp
@@ -17,6 +19,9 @@ _NAN = float("nan")
 #: The most (row, slot, class) triples multilabel_margin_loss computes at once, eagerly;
 #: above it, one target slot at a time.
 BROADCAST_LIMIT = 1 << 15
+#: Target slots one step of the compiled loop takes at once: the benchmark's and most
+#: data's few labels per row in one fused pass, the pairs of a block never held whole.
+SLOT_BLOCK = 4
 
 
 # --- multi_margin_loss ------------------------------------------------------------------
@@ -209,82 +214,147 @@ def _multilabel_hinge_by_slot(
     return loss
 
 
-def _multilabel_slot(
-    backend: Backend, x: Any, safe: Any, counted: Any, not_target: Any, j: Any
-) -> tuple[Any, Any, Any]:
-    """Slot ``j`` (a traced index) of every row: torch's z = 1 − x[t_j] + x_k, the pairs
-    that pass it (strict >: no gradient at the margin; non-target k of a counted slot
-    only), and the slot's targets, shape (N, 1)."""
+def _slot_block(backend: Backend, t: Any, end: Any, b: Any) -> tuple[Any, Any]:
+    """Block ``b`` of ``SLOT_BLOCK`` target slots of every row (``b`` a traced index, or
+    the int 0): whether each counts (it lies before the row's ``end``), and its class, 0
+    where it does not count; shape ``(N, SLOT_BLOCK)`` (columns past the last are read at
+    the last, and do not count)."""
     xp = backend.xp
-    column = xp.reshape(j, (1,))
-    t_j = xp.take(safe, column, axis=1)
-    picked = backend.gather_class(x, t_j[:, 0], axis=1)
-    z = (1.0 - xp.expand_dims(picked, axis=1)) + x
-    return z, (z > 0) & not_target & xp.take(counted, column, axis=1), t_j
+    if isinstance(b, int):  # block 0: a slice, which a compiler fuses, not a gather
+        width = min(SLOT_BLOCK, t.shape[1])
+        classes = t[:, b * SLOT_BLOCK : b * SLOT_BLOCK + width]
+        columns = xp.arange(b * SLOT_BLOCK, b * SLOT_BLOCK + width, dtype=t.dtype, device=backend.device(t))
+    else:
+        offsets = xp.arange(SLOT_BLOCK, dtype=t.dtype, device=backend.device(t))
+        columns = b * SLOT_BLOCK + offsets
+        classes = xp.take(t, xp.minimum(columns, t.shape[1] - 1), axis=1)
+    counts = xp.expand_dims(columns, axis=0) < end
+    return counts, xp.where(counts, classes, xp.zeros_like(classes))
 
 
-def _multilabel_gradient(
-    backend: Backend, x: Any, safe: Any, counted: Any, not_target: Any, slots: Any
+def _block_margins(backend: Backend, x: Any, open_x: Any, counts: Any, classes: Any) -> Any:
+    """torch's z = 1 − x[t_j] + x_k for a block's slots j and every class k, shape
+    ``(N, SLOT_BLOCK, C)``, read through ``open_x`` (``x`` with −inf at the row's targets)
+    and with −inf for a slot that does not count: a pair that must not count is −inf or
+    NaN, never above 0 (strict >, as torch's kernel: no gradient at the margin either)."""
+    xp = backend.xp
+    picked = xp.take_along_axis(x, classes, axis=1)
+    u = xp.where(counts, 1.0 - picked, _xp.const(xp, -math.inf, x))
+    return xp.expand_dims(u, axis=2) + xp.expand_dims(open_x, axis=1)
+
+
+def _over_blocks(
+    backend: Backend, blocks: Any, single: bool, step: Callable[[Any, Any], Any], identity: Any
 ) -> Any:
+    """``step`` over the slot blocks ``0 … blocks − 1``, block 0 always (it adds nothing
+    where no slot counts): with ``single``, block 0 alone; else the backend's loop over
+    blocks 1 and on from ``identity``, then block 0 applied to its result, in straight-line
+    code."""
+    rest = identity if single else backend.fori_loop(1, blocks, step, identity)
+    return step(0, rest)
+
+
+def _add_at_columns(backend: Backend, a: Any, columns: Any, values: Any) -> Any:
+    """``a`` (N, C) with ``values[n, j]`` added at ``a[n, columns[n, j]]`` for each ``j``
+    of the ``(N, J)`` ``columns`` and ``values``: one elementwise pass that a compiler
+    fuses (a scatter copies all of ``a`` at large sizes)."""
+    xp = backend.xp
+    positions = xp.arange(a.shape[1], dtype=columns.dtype, device=backend.device(a))
+    zero = xp.zeros_like(a)
+    for j in range(columns.shape[1]):
+        a = a + xp.where(columns[:, j : j + 1] == positions, values[:, j : j + 1], zero)
+    return a
+
+
+def _open_x(backend: Backend, x: Any, t: Any, end: Any, blocks: Any, single: bool) -> Any:
+    """``x`` with −inf at each row's targets (the classes of its counted slots)."""
+    xp = backend.xp
+    positions = _positions(backend, t)
+
+    def mark(b: Any, targets: Any) -> Any:
+        counts, classes = _slot_block(backend, t, end, b)
+        hits = (xp.expand_dims(classes, axis=2) == xp.expand_dims(positions, axis=1)) & xp.expand_dims(
+            counts, axis=2
+        )
+        return targets | xp.any(hits, axis=1)
+
+    none = xp.zeros(x.shape, dtype=xp.bool, device=backend.device(x))
+    targets = _over_blocks(backend, blocks, single, mark, none)
+    return xp.where(targets, _xp.const(xp, -math.inf, x), x)
+
+
+def _looped_sum(backend: Backend, single: bool, x: Any, t: Any, end: Any, blocks: Any) -> Any:
+    """Σ_j Σ_(k not a target) max(0, 1 − x[t_j] + x_k) per row, by blocks of slots."""
+    xp = backend.xp
+    open_x = _open_x(backend, x, t, end, blocks, single)
+    zero = _xp.const(xp, 0.0, x)
+
+    def add_block(b: Any, loss: Any) -> Any:
+        counts, classes = _slot_block(backend, t, end, b)
+        z = _block_margins(backend, x, open_x, counts, classes)
+        return loss + xp.sum(xp.where(z > 0, z, zero), axis=(1, 2))
+
+    init = xp.zeros((x.shape[0],), dtype=x.dtype, device=backend.device(x))
+    return _over_blocks(backend, blocks, single, add_block, init)
+
+
+def _looped_gradient(backend: Backend, single: bool, x: Any, t: Any, end: Any, blocks: Any) -> Any:
     """d loss_n / d x[n, k] of the slot sum: +1 for each active pair (j, k), and minus the
-    number of slot j's active pairs at column t_j (torch's kernel, before the 1/C).
+    number of slot j's active pairs at column t_j (torch's kernel, before the 1/C)."""
+    xp = backend.xp
+    open_x = _open_x(backend, x, t, end, blocks, single)
+    one, zero = _xp.const(xp, 1.0, x), _xp.const(xp, 0.0, x)
+
+    def add_block(b: Any, g: Any) -> Any:
+        counts, classes = _slot_block(backend, t, end, b)
+        z = _block_margins(backend, x, open_x, counts, classes)
+        rows = []
+        for j in range(z.shape[1]):
+            hits = xp.where(z[:, j, :] > 0, one, zero)
+            g = g + hits
+            rows.append(xp.sum(hits, axis=1))
+        return _add_at_columns(backend, g, classes, -xp.stack(rows, axis=1))
+
+    return _over_blocks(backend, blocks, single, add_block, xp.zeros_like(x))
+
+
+def _by_blocks(backend: Backend, form: Callable[..., Any], x: Any, t: Any, end: Any) -> Any:
+    """``form`` (:func:`_looped_sum` or :func:`_looped_gradient`) of ``stop_gradient(x)``:
+    straight-line code where no row has more than ``SLOT_BLOCK`` counted slots (one pass
+    that a compiler fuses whole), the backend's loop over the blocks otherwise."""
+    blocks = (backend.xp.max(end) + (SLOT_BLOCK - 1)) // SLOT_BLOCK
+    x = backend.stop_gradient(x)
+    return backend.cond(
+        blocks <= 1,
+        functools.partial(form, backend, True),
+        functools.partial(form, backend, False),
+        x,
+        t,
+        end,
+        blocks,
+    )
+
+
+def _multilabel_gradient(backend: Backend, x: Any, t: Any, end: Any) -> Any:
+    """The gradient of the slot sum (:func:`_looped_gradient`).
 
     Piecewise constant in ``x``: its derivative (the loss's second) is 0, taken here by
     reading ``x`` through ``stop_gradient`` rather than by differentiating the loop.
     """
-    xp = backend.xp
-    x = backend.stop_gradient(x)
-    positions = _positions(backend, safe)
-    one, zero = _xp.const(xp, 1.0, x), _xp.const(xp, 0.0, x)
-
-    def add_slot(j: Any, carry: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
-        # Each slot subtracts the previous slot's count: its own (a row sum) goes to the
-        # next, so that the update of g does not wait for it and stays one pass.
-        g, count, t_previous = carry
-        _, active, t_j = _multilabel_slot(backend, x, safe, counted, not_target, j)
-        hits = xp.where(active, one, zero)
-        g = (g + hits) - xp.where(positions == t_previous, count, zero)
-        return g, xp.sum(hits, axis=1, keepdims=True), t_j
-
-    rows = (x.shape[0], 1)
-    dev = backend.device(x)
-    init = (
-        xp.zeros_like(x),
-        xp.zeros(rows, dtype=x.dtype, device=dev),
-        xp.zeros(rows, dtype=safe.dtype, device=dev),
-    )
-    g, count, t_last = backend.fori_loop(0, slots, add_slot, init)
-    return g - xp.where(positions == t_last, count, zero)
+    return _by_blocks(backend, _looped_gradient, x, t, end)
 
 
-def _multilabel_hinge_looped(backend: Backend, x: Any, t: Any, positions: Any, counted: Any, end: Any) -> Any:
-    """The by-slot sum with a slot count that is not known yet (compiled code), in the
-    backend's loop: O(N·C) memory and O(N·C·slots) work.
+def _multilabel_hinge_looped(backend: Backend, x: Any, t: Any, end: Any) -> Any:
+    """The slot sum with a slot count that is not known yet (compiled code), by blocks of
+    ``SLOT_BLOCK`` slots, each block's ``(N, SLOT_BLOCK, C)`` pairs one fused pass: O(N·C)
+    memory and O(N·C·slots) work, as torch's kernel.
 
     Such a loop is not reverse-differentiable: the value is taken from ``stop_gradient(x)``
     and torch's derivative attached by ``zero_with_gradient``.
     """
-    xp = backend.xp
-    slots = xp.max(end)
-    safe = xp.where(counted, t, xp.zeros_like(t))
-
-    def mark(j: Any, is_target: Any) -> Any:
-        column = xp.reshape(j, (1,))
-        return is_target | ((positions == xp.take(safe, column, axis=1)) & xp.take(counted, column, axis=1))
-
-    none = xp.zeros(t.shape, dtype=xp.bool, device=backend.device(t))
-    not_target = ~backend.fori_loop(0, slots, mark, none)
-    x_value = backend.stop_gradient(x)
-    zero = _xp.const(xp, 0.0, x)
-
-    def add_slot(j: Any, loss: Any) -> Any:
-        z, active, _ = _multilabel_slot(backend, x_value, safe, counted, not_target, j)
-        return loss + xp.sum(xp.where(active, z, zero), axis=1)
-
-    init = xp.zeros((x.shape[0],), dtype=x.dtype, device=backend.device(x))
-    loss = backend.fori_loop(0, slots, add_slot, init)
+    loss = _by_blocks(backend, _looped_sum, x, t, end)
     gradient = functools.partial(_multilabel_gradient, backend)
-    return loss + backend.zero_with_gradient(x, gradient, (safe, counted, not_target, slots), axes=(1,))
+    return loss + backend.zero_with_gradient(x, gradient, (t, end), axes=(1,))
 
 
 def _multilabel_hinge_broadcast(backend: Backend, x: Any, t: Any, positions: Any, counted: Any) -> Any:
@@ -398,8 +468,11 @@ def multilabel_margin_loss(
         if backend.is_concrete(in_range) and not bool(xp.all(in_range)):
             raise RuntimeError("argument #2 'target' is out of range")
         positions = _positions(backend, t)  # (N, C): positions[n, c] = c
-        # Entries before the first −1 of each row count; a row without −1 counts whole.
-        end = xp.min(xp.where(t == -1, positions, xp.full_like(t, n_classes)), axis=1, keepdims=True)
+        # Entries before the first −1 of each row count; a row without −1 counts whole.  A
+        # row with an entry out of range gets −1 (no entry counts; its loss is NaN below),
+        # so that compiled code checks the targets in the same pass over them.
+        first = xp.where(t == -1, positions, xp.full_like(t, n_classes))
+        end = xp.min(xp.where(in_range, first, xp.full_like(t, -1)), axis=1, keepdims=True)
         counted = positions < end  # (N, j)
         if backend.is_concrete(end):
             slots = int(xp.max(end))
@@ -408,13 +481,12 @@ def multilabel_margin_loss(
                 loss = _multilabel_hinge_broadcast(backend, x, t[:, :slots], positions, counted[:, :slots])
             else:
                 loss = _multilabel_hinge_by_slot(backend, x, t, positions, counted, slots)
-        elif backend.traced_loops:
-            loss = _multilabel_hinge_looped(backend, x, t, positions, counted, end)
-        else:
+        elif backend.traced_loops and nframe * n_classes * n_classes > BROADCAST_LIMIT:
+            loss = _multilabel_hinge_looped(backend, x, t, end)
+        else:  # lazy arrays, or compiled code where every slot at once is few triples
             loss = _multilabel_hinge_broadcast(backend, x, t, positions, counted)
         loss = loss / n_classes
-        row_ok = xp.all(in_range, axis=1)
-        loss = xp.where(row_ok, loss, xp.full_like(loss, _NAN))
+        loss = xp.where(end[:, 0] >= 0, loss, xp.full_like(loss, _NAN))
         if input.ndim <= 1:
             loss = xp.reshape(loss, ())
         return _xp.as_result(xp, _margin_mean(xp, loss, nframe, reduction), input.dtype)
