@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _switches
-from ._generic import Backend, logit_blocks
+from ._generic import Backend, default_chunk_size, logit_blocks
 
 
 class TorchBackend(Backend):
@@ -312,32 +312,31 @@ def _linear_cross_entropy(
         or type(reduction) is not str
         or reduction not in ("mean", "sum", "none")
         or type(input) is not _Tensor
-        or input.ndim != 2
-        or not input.dtype.is_floating_point
         or type(linear_weight) is not _Tensor
-        or linear_weight.ndim != 2
-        or linear_weight.shape[0] == 0
-        or linear_weight.shape[1] != input.shape[1]
-        or linear_weight.dtype != input.dtype
-        or linear_weight.device != input.device
         or type(target) is not _Tensor
         or target.dtype is not _INT64
-        or target.shape != input.shape[:1]
-        or target.device != input.device
-        or not all(
-            b is None
-            or (
-                type(b) is _Tensor
-                and b.shape == linear_weight.shape[:1]
-                and b.dtype == input.dtype
-                and b.device == input.device
-            )
-            for b in (linear_bias, weight)
-        )
     ):
         return NotImplemented
+    dtype, device, shape, layer = input.dtype, input.device, input.shape, linear_weight.shape
+    if (
+        len(shape) != 2
+        or not dtype.is_floating_point
+        or len(layer) != 2
+        or layer[0] == 0
+        or layer[1] != shape[1]
+        or linear_weight.dtype != dtype
+        or linear_weight.device != device
+        or target.shape != shape[:1]
+        or target.device != device
+    ):
+        return NotImplemented
+    for b in (linear_bias, weight):  # a loop, not all() of a generator: this runs per call
+        if b is not None and (
+            type(b) is not _Tensor or b.shape != layer[:1] or b.dtype != dtype or b.device != device
+        ):
+            return NotImplemented
     n, features = input.shape
-    if _default_chunk_size(n, features, linear_weight.shape[0]) < n:
+    if default_chunk_size(n, features, linear_weight.shape[0]) < n:
         return NotImplemented  # more than one chunk: the kernel
     loss, _ = _cross_entropy_of_logits(
         input,
@@ -351,14 +350,6 @@ def _linear_cross_entropy(
         need_lse=False,
     )
     return loss if loss.dtype == input.dtype else loss.to(input.dtype)
-
-
-def _default_chunk_size(n: int, features: int, classes: int) -> int:
-    # The body's rule, read at call time (its module imports this package) by an import
-    # statement, which torch.compile traces; it does not trace importlib (``_from_body``).
-    from ..functional._linear_cross_entropy import default_chunk_size
-
-    return default_chunk_size(n, features, classes)
 
 
 #: Losses whose kernel on torch tensors is anyloss's own (a backend capability), not the

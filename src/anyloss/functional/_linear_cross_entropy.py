@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend, backend_for
+from .._backends._generic import default_chunk_size
 from .._dispatch import check_option_types, check_static_options
 from .._parts import MeanRequest
 from .._registry import Streaming, loss_record
@@ -116,25 +117,6 @@ def _check_cross_entropy(
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing:g}")
     _log_softmax_kernel_error(xp, logits, 1 if logits.ndim > 1 else 0)
     _check_nll(xp, logits, target, weight)
-
-
-#: The fewest logits a default chunk holds (1 MiB in float32), where the batch has as many:
-#: below this, each chunk's fixed cost (a dozen array operations per block) outweighs its
-#: arithmetic (at N=65536, H=64, C=1000 a 16th of it took 1.4× the time on torch), and so
-#: few logits are no memory worth saving.
-MIN_CHUNK_LOGITS = 1 << 18
-
-
-def default_chunk_size(n: int, in_features: int, n_classes: int) -> int:
-    """Rows per chunk when none is asked for: a power of two (at least 8) whose logits hold
-    at most a 64th as many numbers as the gradients ``dX + dW`` that a training step must
-    hold anyway, so that with the kernels' few temporaries of a chunk's size (three or
-    four, and a block's share of ``dX``) the step stays within a tenth above them; but no
-    fewer than :data:`MIN_CHUNK_LOGITS` logits where the batch has them."""
-    logits = max((n_classes * in_features + n * in_features) / 64, MIN_CHUNK_LOGITS)
-    budget = logits / max(n_classes, 1)
-    rows = 1 << max(3, int(math.floor(math.log2(max(budget, 1.0)))))
-    return max(1, min(n, rows))
 
 
 def _chunk_size(options: Any, chunk_size: int | None, n: int, in_features: int, n_classes: int) -> int:
