@@ -335,8 +335,8 @@ def _linear_cross_entropy(
             type(b) is not _Tensor or b.shape != layer[:1] or b.dtype != dtype or b.device != device
         ):
             return NotImplemented
-    n, features = input.shape
-    if default_chunk_size(n, features, linear_weight.shape[0]) < n:
+    n, features = shape
+    if default_chunk_size(n, features, layer[0]) < n:
         return NotImplemented  # more than one chunk: the kernel
     loss, _ = _cross_entropy_of_logits(
         input,

@@ -19,8 +19,9 @@ _NAN = float("nan")
 #: The most (row, slot, class) triples multilabel_margin_loss computes at once, eagerly;
 #: above it, one target slot at a time.
 BROADCAST_LIMIT = 1 << 15
-#: Target slots one step of the compiled loop takes at once: the benchmark's and most
-#: data's few labels per row in one fused pass, the pairs of a block never held whole.
+#: Target slots one step of multilabel_margin_loss's compiled loop takes at once, in one
+#: fused pass over their (N, SLOT_BLOCK, C) pairs: most data's few labels per row (the
+#: benchmark's 4) in one step, which needs no loop at all.
 SLOT_BLOCK = 4
 
 
