@@ -150,6 +150,27 @@ def test_bce_out_of_range_values_on_lazy_backends(x, t, nan_at) -> None:
     assert np.isnan(np.asarray(loss)).tolist() == nan_at
 
 
+@pytest.mark.parametrize("size", [12, 1 << 17], ids=["small", "blocked"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("bad", [1.5, -0.25, np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["input", "target"])
+def test_bce_value_outside_0_1_raises_as_torch_for_every_reduction_and_size(
+    where, bad, reduction, size
+) -> None:
+    """NumPy's kernel finds an input outside [0, 1] from the NaN it makes of the sum (and
+    checks the target before): one bad value anywhere, in a small and in a blocked input,
+    raises torch's error, in every reduction."""
+    rng = np.random.default_rng(0)
+    arrays = {"input": rng.uniform(size=size), "target": rng.uniform(size=size)}
+    arrays[where][size // 3] = bad
+    with pytest.raises(RuntimeError, match=f"all elements of {where} should be between 0 and 1"):
+        F.binary_cross_entropy(
+            *(torch.from_numpy(arrays[k]) for k in ("input", "target")), reduction=reduction
+        )
+    with pytest.raises(RuntimeError, match=f"all elements of {where} should be between 0 and 1"):
+        anyloss.binary_cross_entropy(arrays["input"], arrays["target"], reduction=reduction)
+
+
 def test_bce_target_outside_0_1_is_used_as_given_on_lazy_backends() -> None:
     import dask.array as da
 

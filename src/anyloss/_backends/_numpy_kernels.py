@@ -382,14 +382,15 @@ def _binary_cross_entropy(out: Any, input: Any, target: Any) -> Any:
 def binary_cross_entropy(
     input: Any, target: Any, weight: Any, size_average: Any, reduce: Any, reduction: Any
 ) -> Any:
-    if (
-        not _plain(input, target, reduction, weight, size_average, reduce)
-        or not _in_unit_interval(input)
-        or not _in_unit_interval(target)
-    ):
+    if not _plain(input, target, reduction, weight, size_average, reduce) or not _in_unit_interval(target):
         return NotImplemented
     with np.errstate(all="ignore"):
-        return _elementwise(_binary_cross_entropy, (input, target), reduction)
+        out = _elementwise(_binary_cross_entropy, (input, target), reduction)
+    # An input outside [0, 1], or NaN, makes its term NaN (a log of a negative number) and
+    # so the sum: a sum that is not NaN had none, and needs no pass of its own to check.
+    if (reduction == "none" or np.isnan(out)) and not _in_unit_interval(input):
+        return NotImplemented
+    return out
 
 
 def _binary_cross_entropy_with_logits(out: Any, input: Any, target: Any) -> Any:
