@@ -368,6 +368,12 @@ def test_blocks_give_the_whole_rows_answer_with_extensions_and_non_finite_logits
         exact = {"rtol": 1e-10, "atol": 1e-12, "equal_nan": True}
         torch.testing.assert_close(blocks, whole, **exact)
         torch.testing.assert_close(blocks_lse, whole_lse, **exact)
+        with torch.no_grad():  # losses only: one product per block where the targets allow
+            values, values_lse = anyloss.linear_cross_entropy(
+                x, w, t, chunk_size=3, return_lse=True, **options
+            )
+        torch.testing.assert_close(values, whole, **exact)
+        torch.testing.assert_close(values_lse, whole_lse, **exact)
         for mine, theirs in zip(
             torch.autograd.grad(blocks, [x, w], seed), torch.autograd.grad(whole, [x, w], seed), strict=True
         ):

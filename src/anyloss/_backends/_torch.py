@@ -550,17 +550,32 @@ def _subtract_index_share(
         dz.sub_(uniform if class_weight is None else uniform * class_weight)
 
 
-def _tiled_lse(x: Any, weight: Any, bias: Any, work: Any, s: _LinearSettings, classes: int) -> Any:
+def _tiled_lse(
+    x: Any, weight: Any, bias: Any, work: Any, s: _LinearSettings, classes: int, classic: _Rows | None = None
+) -> tuple[Any, Any]:
     """The rows' log-normalisers over blocks of ``classes`` classes (each block's
     logsumexp, added with logaddexp); NaN where a row's largest logit is infinite or NaN,
-    as torch's log_softmax gives."""
+    as torch's log_softmax gives.  With the rows' class indices ``classic``, also each
+    row's target logit, as :func:`_tiled_pass` reads it (else None)."""
     n_classes = weight.shape[0]
     lse = torch.full((x.shape[0],), -torch.inf, dtype=work, device=x.device)
+    picked = None if classic is None else torch.zeros_like(lse)
     for start in range(0, n_classes, classes):
         cols = slice(start, min(n_classes, start + classes))
         z = _capped(_chunk_logits(x, weight[cols], None if bias is None else bias[cols], work), s)
+        if classic is not None:
+            here, local = _in_block(classic, start, z.shape[1])
+            picked = torch.where(here, z.gather(1, local).squeeze(1), picked)
         lse = torch.logaddexp(lse, _logsumexp_(z))
-    return torch.where(torch.isfinite(lse) | torch.isnan(lse), lse, lse - lse)
+    return torch.where(torch.isfinite(lse) | torch.isnan(lse), lse, lse - lse), picked
+
+
+def _in_block(classic: _Rows, start: int, width: int) -> tuple[Any, Any]:
+    """``(here, local)``: which rows' targets lie in the block of ``width`` classes from
+    ``start``, and each target's column in it (clamped into it, ``(rows, 1)``)."""
+    local = classic.safe - start
+    here = classic.use & (local >= 0) & (local < width)
+    return here, local.clamp(0, width - 1).unsqueeze(1)
 
 
 def _logsumexp_(z: Any) -> Any:
@@ -621,9 +636,7 @@ def _tiled_pass(
         z = _capped(_chunk_logits(x, weight[cols], None if bias is None else bias[cols], work), s)
         cw = None if class_weight is None else class_weight[cols]
         if classic is not None:
-            local = classic.safe - start
-            here = classic.use & (local >= 0) & (local < width)
-            local = local.clamp(0, width - 1).unsqueeze(1)
+            here, local = _in_block(classic, start, width)
             if losses_wanted:
                 picked = torch.where(here, z.gather(1, local).squeeze(1), picked)
         else:
@@ -738,10 +751,17 @@ def _forward_pass(
     for start in range(0, n, chunk):
         rows = slice(start, min(n, start + chunk))
         x = input[rows]
-        if classes < weight.shape[0]:
+        if classes < weight.shape[0] and not precompute and not s.probabilities and s.label_smoothing == 0.0:
+            # Blocks of rows and classes, losses only, of class indices without smoothing:
+            # each block's logits give their share of the log-normalisers and the target's
+            # logit, all these losses need (one product).
+            classic = _rows_of(target[rows], class_weight, weight.shape[0], s, work)
+            lse, picked = _tiled_lse(x, weight, bias, work, s, classes, classic)
+            loss = _index_losses(classic, lse, picked, None, class_weight, weight.shape[0], s)
+        elif classes < weight.shape[0]:
             # Blocks of rows and classes: the log-normalisers first, then the losses and
             # gradients from the blocks' logits computed again (four products).
-            lse = _tiled_lse(x, weight, bias, work, s, classes)
+            lse, _ = _tiled_lse(x, weight, bias, work, s, classes)
             loss = _tiled_pass(
                 x,
                 weight,
