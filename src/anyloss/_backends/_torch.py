@@ -559,7 +559,7 @@ def _tiled_lse(
     row's target logit, as :func:`_tiled_pass` reads it (else None)."""
     n_classes = weight.shape[0]
     lse = torch.full((x.shape[0],), -torch.inf, dtype=work, device=x.device)
-    picked = None if classic is None else torch.zeros_like(lse)
+    picked: Any = None if classic is None else torch.zeros_like(lse)
     for start in range(0, n_classes, classes):
         cols = slice(start, min(n_classes, start + classes))
         z = _capped(_chunk_logits(x, weight[cols], None if bias is None else bias[cols], work), s)
