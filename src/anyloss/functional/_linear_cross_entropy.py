@@ -284,7 +284,9 @@ def linear_cross_entropy(
     below the machine's speed, so on both, where the chunk has fewer than 512 rows, the
     kernel works on blocks of up to 512 rows and fewer classes instead (as many logits),
     first the rows' log-normalisers over the blocks, then the losses and gradients from the
-    blocks' logits computed again: four products, each at full speed.
+    blocks' logits computed again: four products, each at full speed.  Losses without
+    gradients of class indices without label smoothing need the blocks' logits once, for
+    the log-normalisers and the target's logit together: one product.
 
     {lazy}  There, a non-ignored class index outside ``[0, C)`` gives NaN.
 
