@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .. import _threads
+from ._chunks import default_chunk_size
 
 _FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 _REDUCTIONS = frozenset({"none", "mean", "sum"})
@@ -990,7 +991,7 @@ def linear_cross_entropy(
     in_range = np.minimum.reduce(target) >= 0 and np.maximum.reduce(target) < classes
     if not in_range and not np.logical_and.reduce((target >= 0) & (target < classes) | ~valid):
         return NotImplemented  # the body raises
-    step = _from_body("_linear_cross_entropy", "default_chunk_size")(n, features, classes)
+    step = default_chunk_size(n, features, classes)
     safe = np.where(valid, target, 0)
     weight_t = linear_weight.T
     losses = []

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from . import _switches
-from ._generic import Backend, default_chunk_size, logit_blocks
+from ._chunks import default_chunk_size
+from ._generic import Backend, logit_blocks
 
 
 class TorchBackend(Backend):

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import _checks, _reduction, _xp
 from .._backends import Backend, backend_for
-from .._backends._generic import default_chunk_size
+from .._backends._chunks import default_chunk_size
 from .._dispatch import check_option_types, check_static_options
 from .._parts import MeanRequest
 from .._registry import Streaming, loss_record
