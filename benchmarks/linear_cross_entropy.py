@@ -124,8 +124,8 @@ def _blocked_products(x: Any, w: Any) -> Callable[[], None]:
     import torch
     import torch.nn.functional as F
 
+    from anyloss._backends._chunks import default_chunk_size
     from anyloss._backends._generic import logit_blocks
-    from anyloss.functional._linear_cross_entropy import default_chunk_size
 
     (n, h), v = x.shape, w.shape[0]
     rows, classes = logit_blocks(n, v, default_chunk_size(n, h, v))

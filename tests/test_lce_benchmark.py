@@ -8,8 +8,8 @@ torch = pytest.importorskip("torch")
 
 from benchmarks import linear_cross_entropy as bench  # noqa: E402
 
+from anyloss._backends._chunks import default_chunk_size  # noqa: E402
 from anyloss._backends._generic import logit_blocks  # noqa: E402
-from anyloss.functional._linear_cross_entropy import default_chunk_size  # noqa: E402
 
 N, H, V = 64, 16, 9001  # a default chunk of 16 rows: blocks of 64 rows and 2250 classes
 
